@@ -1,0 +1,8 @@
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(LIBXML2 REQUIRED IMPORTED_TARGET libxml-2.0)
+pkg_check_modules(LIBNDCTL REQUIRED IMPORTED_TARGET libndctl)
+pkg_check_modules(LIBDAXCTL REQUIRED IMPORTED_TARGET libdaxctl)
+pkg_check_modules(LIBVIRT REQUIRED IMPORTED_TARGET libvirt)
+find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(GTest REQUIRED)
