@@ -4,5 +4,5 @@ add_library(nvdimmhook_warnings INTERFACE)
 target_compile_options(nvdimmhook_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Werror
   -Wshadow -Wconversion -Wsign-conversion -Wnon-virtual-dtor
-  -Wold-style-cast -Woverloaded-virtual -Wnull-dereference
+  -Wold-style-cast -Woverloaded-virtual
   -Wformat=2 -Wimplicit-fallthrough)

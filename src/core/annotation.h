@@ -15,9 +15,9 @@ enum class SelectorKind { kUuid, kNamespace, kPath };
 
 struct NvdimmRequest {
   SelectorKind kind = SelectorKind::kUuid;
-  std::string value;                       // the uuid, "namespace0.0" or "/dev/dax0.0"
-  std::optional<int> node;                 // guest NUMA node
-  std::optional<std::uint64_t> label_size; // bytes; default kMinLabelSize
+  std::string value;                        // the uuid, "namespace0.0" or "/dev/dax0.0"
+  std::optional<int> node;                  // guest NUMA node
+  std::optional<std::uint64_t> label_size;  // bytes; default kMinLabelSize
 
   bool operator==(const NvdimmRequest&) const = default;
 };

@@ -15,14 +15,14 @@
 namespace nvh {
 
 struct MemoryDevice {
-  std::string model;                       // "nvdimm", "dimm", "virtio-mem", …
-  std::string access;                      // "shared", "private" or ""
-  std::string source_path;                 // <source><path>
-  std::optional<std::uint64_t> align_size; // <source><alignsize>
-  bool pmem = false;                       // <source><pmem/>
-  std::uint64_t target_size = 0;           // <target><size>
-  std::optional<int> node;                 // <target><node>
-  std::optional<std::uint64_t> label_size; // <target><label><size>
+  std::string model;                        // "nvdimm", "dimm", "virtio-mem", …
+  std::string access;                       // "shared", "private" or ""
+  std::string source_path;                  // <source><path>
+  std::optional<std::uint64_t> align_size;  // <source><alignsize>
+  bool pmem = false;                        // <source><pmem/>
+  std::uint64_t target_size = 0;            // <target><size>
+  std::optional<int> node;                  // <target><node>
+  std::optional<std::uint64_t> label_size;  // <target><label><size>
 
   bool operator==(const MemoryDevice&) const = default;
 };
@@ -36,11 +36,11 @@ struct NumaCell {
 struct Domain {
   std::string name;
   std::string uuid;
-  Arch arch = Arch::kX86_64;           // <os><type arch=…>, x86_64 when absent
-  std::string machine;                 // <os><type machine=…>
-  std::string emulator;                // <devices><emulator>
-  unsigned vcpus = 1;                  // <vcpu>
-  std::uint64_t memory = 0;            // <memory>: total, devices included
+  Arch arch = Arch::kX86_64;                    // <os><type arch=…>, x86_64 when absent
+  std::string machine;                          // <os><type machine=…>
+  std::string emulator;                         // <devices><emulator>
+  unsigned vcpus = 1;                           // <vcpu>
+  std::uint64_t memory = 0;                     // <memory>: total, devices included
   std::optional<std::uint64_t> current_memory;  // <currentMemory>
   std::optional<std::uint64_t> max_memory;      // <maxMemory>
   unsigned max_memory_slots = 0;                // <maxMemory slots=…>

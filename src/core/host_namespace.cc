@@ -25,11 +25,6 @@ std::optional<NamespaceMode> ParseMode(std::string_view name) {
   return std::nullopt;
 }
 
-std::string HostNamespace::DevicePath() const {
-  if (mode == NamespaceMode::kDevdax) return chardev.empty() ? "" : "/dev/" + chardev;
-  return blockdev.empty() ? "" : "/dev/" + blockdev;
-}
-
 std::string HostNamespace::IdentityKey() const {
   if (!uuid.empty()) return uuid;
   if (!raw_uuid.empty()) return raw_uuid;

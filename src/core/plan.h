@@ -16,11 +16,11 @@
 namespace nvh {
 
 struct PlannedDevice {
-  HostNamespace host;                     // the resolved namespace
-  std::optional<NvdimmRequest> request;   // absent: an nvdimm found without annotation
+  HostNamespace host;                    // the resolved namespace
+  std::optional<NvdimmRequest> request;  // absent: an nvdimm found without annotation
   Layout layout;
-  int node = 0;                           // guest NUMA node
-  std::string path;                       // host.DevicePath()
+  int node = 0;      // guest NUMA node
+  std::string path;  // host.DevicePath()
 
   // The <memory model='nvdimm'> device this plan wants.
   MemoryDevice Device() const;
@@ -29,21 +29,25 @@ struct PlannedDevice {
 // What libvirt needs besides the devices to start the domain at all
 // (libvirt qemuDomainDefValidateMemoryHotplug, FACTS.md).
 struct Prerequisites {
-  std::uint64_t memory = 0;               // <memory>: initial + every memory device
+  std::uint64_t memory = 0;                     // <memory>: initial + every memory device
   std::optional<std::uint64_t> current_memory;  // set when it must follow <memory>
-  std::uint64_t max_memory = 0;           // <maxMemory> at least this
-  unsigned max_memory_slots = 0;          // slots at least this
-  std::optional<NumaCell> add_numa_cell;  // a cell 0 when the domain has none
-  std::string add_numa_cell_cpus;         // "0-3" for that cell
+  std::uint64_t max_memory = 0;                 // <maxMemory> at least this
+  unsigned max_memory_slots = 0;                // slots at least this
+  std::optional<NumaCell> add_numa_cell;        // a cell 0 when the domain has none
+  std::string add_numa_cell_cpus;               // "0-3" for that cell
   bool add_acpi = false;
 };
 
 struct Plan {
-  std::string domain;                     // domain name, for messages
+  std::string domain;  // domain name, for messages
   Arch arch = Arch::kX86_64;
-  std::vector<PlannedDevice> devices;     // annotation order, then unannotated
+  std::vector<PlannedDevice> devices;  // annotation order, then unannotated
   Prerequisites prerequisites;
 };
+
+// The sizing input for a namespace: its usable size, mode, and the device
+// alignment where the mode has one (fsdax, devdax).
+Geometry NamespaceGeometry(const HostNamespace& ns, std::uint64_t label_size, Arch arch);
 
 // Resolves every annotation entry against the inventory and computes its
 // layout. Errors name the domain, the element and the value.

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/arch.h"
@@ -25,7 +26,7 @@ inline constexpr std::uint64_t kMinLabelSize = 128 * KiB;
 struct Geometry {
   std::uint64_t backing_size = 0;  // D: what QEMU reads as the backing size
   NamespaceMode mode = NamespaceMode::kRaw;
-  std::uint64_t device_align = 0;  // Adev: ndctl align (fsdax/devdax), else 0
+  std::uint64_t device_align = 0;            // Adev: ndctl align (fsdax/devdax), else 0
   std::uint64_t label_size = kMinLabelSize;  // L requested (a lower bound)
   Arch arch = Arch::kX86_64;
 };
@@ -40,6 +41,12 @@ struct Layout {
   bool operator==(const Layout&) const = default;
 };
 
+// The host page granule target and label sizes keep: 4 KiB on x86_64; 64 KiB
+// on aarch64 and ppc64, whose hosts may run 64 KiB pages. QEMU rounds a
+// backend up to the host page (qemu_ram_alloc_from_fd), which would move the
+// label, and uses the page as the default alignment.
+std::uint64_t PageGranule(Arch arch);
+
 // Memory block size of guest memory hot plug (H in DESIGN.md §3).
 std::uint64_t HotplugBlockSize(Arch arch);
 
@@ -47,10 +54,43 @@ std::uint64_t HotplugBlockSize(Arch arch);
 // kUnsatisfiable naming the constraint and the numbers.
 Result<Layout> ComputeLayout(const Geometry& geometry);
 
-// Every constraint a layout must meet on this geometry, each violation as one
-// sentence. Empty means libvirt and QEMU keep it exactly as it is. Used by the
-// planner's self-check, the tests and the peer comparison.
-std::vector<std::string> CheckLayout(const Geometry& geometry, const Layout& layout);
+// The rules a layout must follow; each names the code it mirrors in sizing.cc.
+enum class Constraint {
+  kLabelMinimum,       // L >= 128 KiB and >= the requested label
+  kLabelGranule,       // L a multiple of the host page granule
+  kAlignPowerOfTwo,    // A a power of two, at least the page granule
+  kDaxMapAlign,        // devdax: A a multiple of the device alignment
+  kDaxMapLength,       // devdax: S a multiple of the device alignment
+  kFitsBacking,        // S <= D
+  kLibvirtRounding,    // libvirt leaves S as it is (x86/aarch64 2 MiB, ppc64 256 MiB + L)
+  kPpc64Label,         // ppc64: label mandatory, S >= 256 MiB + L
+  kGuestAreaNonEmpty,  // alignDown(S - L, A) > 0
+  kHotplugBlock,       // G a multiple of the guest's memory block size
+  kGuestSizeMatches,   // the layout's G is what QEMU computes
+  kPmemOnlyForDax,     // <pmem/> exactly for device DAX
+};
+
+struct Violation {
+  Constraint constraint;
+  std::string message;  // one sentence with the numbers
+};
+
+// Every constraint a layout must meet on this geometry. Empty means libvirt
+// and QEMU keep it exactly as it is. Used by the planner's self-check, the
+// tests and the peer comparison.
+std::vector<Violation> CheckLayout(const Geometry& geometry, const Layout& layout);
+
+// CheckLayout(...).empty(), without building any message.
+bool IsValidLayout(const Geometry& geometry, const Layout& layout);
+
+// The short name of a constraint for reports ("fits-backing", …).
+std::string_view ConstraintName(Constraint constraint);
+
+// The target size libvirt hands QEMU for a target written as S with label L
+// (qemuDomainMemoryDeviceAlignSize): x86_64/aarch64 alignUp(S, 2 MiB); ppc64
+// alignDown(S - L, 256 MiB) + L, or 0 where libvirt refuses the device.
+std::uint64_t LibvirtAdjustedTargetSize(Arch arch, std::uint64_t target_size,
+                                        std::uint64_t label_size);
 
 // What QEMU makes of a target/label/align: alignDown(S - L, A), or 0 when QEMU
 // would refuse the device (hw/mem/nvdimm.c nvdimm_prepare_memory_region).

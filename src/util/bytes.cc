@@ -64,14 +64,15 @@ Result<std::uint64_t> ParseSize(std::string_view text) {
   auto size = ScaleSize(text.substr(0, digits), text.substr(digits), 1);
   if (!size) {
     return Fail(ErrorKind::kInvalidInput,
-                "'" + std::string(text) + "' is not a size (" + size.error().message + ")");
+                "'" + std::string(text) +
+                    "' is not a size (a whole number, optionally with a unit such as KiB or MiB)");
   }
   return size;
 }
 
 std::string FormatSize(std::uint64_t bytes) {
-  static constexpr std::array<std::pair<std::uint64_t, const char*>, 4> kUnits{{
-      {1ULL << 40, "TiB"}, {1ULL << 30, "GiB"}, {1ULL << 20, "MiB"}, {1ULL << 10, "KiB"}}};
+  static constexpr std::array<std::pair<std::uint64_t, const char*>, 4> kUnits{
+      {{1ULL << 40, "TiB"}, {1ULL << 30, "GiB"}, {1ULL << 20, "MiB"}, {1ULL << 10, "KiB"}}};
   if (bytes != 0) {
     for (const auto& [factor, name] : kUnits) {
       if (bytes % factor == 0) return std::to_string(bytes / factor) + " " + name;

@@ -9,11 +9,11 @@
 namespace nvh {
 
 enum class ErrorKind {
-  kInvalidInput,  // the admin's XML, annotation, inventory file or options
-  kNotFound,      // a selector, file or device that does not exist
-  kUnsatisfiable, // a geometry for which no layout meets every constraint
-  kConflict,      // the domain differs from its plan; a namespace is claimed
-  kSystem,        // an OS or library call failed
+  kInvalidInput,   // the admin's XML, annotation, inventory file or options
+  kNotFound,       // a selector, file or device that does not exist
+  kUnsatisfiable,  // a geometry for which no layout meets every constraint
+  kConflict,       // the domain differs from its plan; a namespace is claimed
+  kSystem,         // an OS or library call failed
 };
 
 struct Error {

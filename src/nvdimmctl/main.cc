@@ -1,0 +1,48 @@
+// nvdimmctl: the admin's command. Thin: parse the command word, hand the rest
+// to the command, turn usage errors into exit code 2.
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nvdimmctl/cli.h"
+#include "nvdimmctl/commands.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: nvdimmctl COMMAND [options]\n"
+    "\n"
+    "  list [--json] [--arch ARCH]       host NVDIMM namespaces and the guest size each gives\n"
+    "  plan DOMAIN.xml [--json]          the nvdimm devices the domain's annotation asks for\n"
+    "  rewrite DOMAIN.xml                the domain XML with those devices (stdout), changes\n"
+    "                                    on stderr\n"
+    "\n"
+    "Every command takes --inventory libndctl|FILE and --device-dir DIR.\n"
+    "Exit status: 0 done, 1 refused or invalid input, 2 usage error.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  namespace cli = nvh::cli;
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return cli::kExitUsage;
+  }
+  const std::string_view command = argv[1];
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::cout << kUsage;
+    return cli::kExitOk;
+  }
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  try {
+    if (command == "list") return cli::RunList(args);
+    if (command == "plan") return cli::RunPlan(args);
+    if (command == "rewrite") return cli::RunRewrite(args);
+  } catch (const boost::program_options::error& error) {
+    std::cerr << "nvdimmctl " << command << ": " << error.what() << "\n";
+    return cli::kExitUsage;
+  }
+  std::cerr << "nvdimmctl: unknown command '" << command << "'\n" << kUsage;
+  return cli::kExitUsage;
+}

@@ -1,0 +1,90 @@
+#include <iostream>
+
+#include "core/plan.h"
+#include "core/plan_json.h"
+#include "nvdimmctl/cli.h"
+#include "nvdimmctl/commands.h"
+#include "util/bytes.h"
+
+namespace po = boost::program_options;
+
+namespace nvh::cli {
+namespace {
+
+// domain file + inventory -> the parsed document and its plan.
+struct Planned {
+  DomainXml xml;
+  Domain domain;
+  Plan plan;
+};
+
+Result<Planned> PlanDomainFile(const std::string& path, const InventoryOptions& inventory) {
+  auto xml = LoadDomainXml(path);
+  if (!xml) return std::unexpected(xml.error());
+  auto domain = xml->Read();
+  if (!domain) return std::unexpected(domain.error());
+  auto namespaces = inventory.Open()->List();
+  if (!namespaces) return std::unexpected(namespaces.error());
+  auto plan = MakePlan(*domain, *namespaces);
+  if (!plan) return std::unexpected(plan.error());
+  return Planned{std::move(*xml), std::move(*domain), std::move(*plan)};
+}
+
+void PrintPlan(const Plan& plan) {
+  std::cout << "domain " << plan.domain << " (" << ArchName(plan.arch)
+            << "): " << plan.devices.size() << " NVDIMM device(s)\n";
+  for (const PlannedDevice& d : plan.devices) {
+    std::cout << "  " << d.path << "  " << d.host.dev << " " << ModeName(d.host.mode) << ", "
+              << FormatSize(d.host.size) << (d.request ? "" : "  (no annotation: guarded only)")
+              << "\n"
+              << "    target " << FormatSize(d.layout.target_size) << "  label "
+              << FormatSize(d.layout.label_size) << "  alignsize "
+              << FormatSize(d.layout.align_size) << "  guest " << FormatSize(d.layout.guest_size)
+              << "  node " << d.node << (d.layout.pmem ? "  pmem" : "  no pmem (page cache)")
+              << "\n";
+  }
+}
+
+std::string Positional(const po::variables_map& vm) {
+  if (!vm.count("domain")) throw po::error("a DOMAIN.xml argument is required");
+  return vm["domain"].as<std::string>();
+}
+
+}  // namespace
+
+int RunPlan(const std::vector<std::string>& args) {
+  InventoryOptions inventory;
+  po::options_description options("nvdimmctl plan DOMAIN.xml [options]");
+  options.add_options()("json", "print the plan as JSON (sizes in bytes)")(
+      "domain", po::value<std::string>(), "domain XML file, '-' for stdin");
+  inventory.AddTo(options);
+  const auto vm = ParseCommand(args, options, "domain", 1);
+  auto planned = PlanDomainFile(Positional(vm), inventory);
+  if (!planned) return Refuse(planned.error());
+  if (vm.count("json")) {
+    std::cout << PlanToJson(planned->plan).dump(2) << "\n";
+  } else {
+    PrintPlan(planned->plan);
+    for (const std::string& line : DiffAgainstPlan(planned->domain, planned->plan)) {
+      std::cout << "  differs: " << line << "\n";
+    }
+  }
+  return kExitOk;
+}
+
+int RunRewrite(const std::vector<std::string>& args) {
+  InventoryOptions inventory;
+  po::options_description options("nvdimmctl rewrite DOMAIN.xml [options]");
+  options.add_options()("domain", po::value<std::string>(), "domain XML file, '-' for stdin");
+  inventory.AddTo(options);
+  const auto vm = ParseCommand(args, options, "domain", 1);
+  auto planned = PlanDomainFile(Positional(vm), inventory);
+  if (!planned) return Refuse(planned.error());
+  for (const std::string& change : planned->xml.Apply(planned->plan)) {
+    std::cerr << "changed: " << change << "\n";
+  }
+  std::cout << planned->xml.Serialize();
+  return kExitOk;
+}
+
+}  // namespace nvh::cli
