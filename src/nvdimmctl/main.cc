@@ -39,6 +39,12 @@ int main(int argc, char** argv) {
     if (command == "list") return cli::RunList(args);
     if (command == "plan") return cli::RunPlan(args);
     if (command == "rewrite") return cli::RunRewrite(args);
+    if (command == "probe") return cli::RunProbe(args);
+    if (command == "attach") return cli::RunAttach(args);
+    if (command == "detach") return cli::RunDetach(args);
+    if (command == "sync") return cli::RunSync(args);
+    if (command == "check") return cli::RunCheck(args);
+    if (command == "status") return cli::RunStatus(args);
   } catch (const boost::program_options::error& error) {
     std::cerr << "nvdimmctl " << command << ": " << error.what() << "\n";
     return cli::kExitUsage;

@@ -1,0 +1,69 @@
+#include "config/hook_config.h"
+
+#include <boost/program_options.hpp>
+#include <cstdlib>
+#include <fstream>
+
+namespace po = boost::program_options;
+
+namespace nvh {
+namespace {
+
+Result<HookConfig> Parse(std::istream& in, const std::string& path) {
+  HookConfig config;
+  config.source = path;
+  std::string probe = "auto";
+  long long grace = config.claim_grace.count();
+  std::vector<std::string> run_dirs;
+  po::options_description options;
+  options.add_options()("inventory", po::value(&config.inventory))(
+      "device-dir", po::value(&config.device_dir))("run-dir", po::value(&config.run_dir))(
+      "state-dir", po::value(&config.state_dir))(
+      "libvirt-run-dir", po::value(&run_dirs)->composing())("claim-grace", po::value(&grace))(
+      "probe", po::value(&probe));
+  try {
+    po::variables_map vm;
+    po::store(po::parse_config_file(in, options, /*allow_unregistered=*/false), vm);
+    po::notify(vm);
+  } catch (const po::error& error) {
+    return Fail(ErrorKind::kInvalidInput, path + ": " + error.what());
+  }
+  if (!run_dirs.empty()) config.libvirt_run_dirs = run_dirs;
+  if (grace < 0) {
+    return Fail(ErrorKind::kInvalidInput,
+                path + ": claim-grace " + std::to_string(grace) + " is negative");
+  }
+  config.claim_grace = std::chrono::seconds(grace);
+  if (probe == "auto") {
+    config.probe = ProbeMode::kAuto;
+  } else if (probe == "off") {
+    config.probe = ProbeMode::kOff;
+  } else {
+    return Fail(ErrorKind::kInvalidInput, path + ": probe '" + probe + "' is not auto or off");
+  }
+  for (const std::string* dir : {&config.run_dir, &config.state_dir}) {
+    if (dir->empty() || dir->front() != '/') {
+      return Fail(ErrorKind::kInvalidInput, path + ": '" + *dir + "' is not an absolute path");
+    }
+  }
+  return config;
+}
+
+}  // namespace
+
+Result<HookConfig> LoadHookConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Fail(ErrorKind::kNotFound, path + ": cannot open the config file");
+  return Parse(in, path);
+}
+
+Result<HookConfig> LoadHookConfig() {
+  if (const char* path = std::getenv(kConfigEnvironmentVariable); path && *path) {
+    return LoadHookConfigFile(path);
+  }
+  std::ifstream in(kDefaultConfigPath);
+  if (!in) return HookConfig{};
+  return Parse(in, kDefaultConfigPath);
+}
+
+}  // namespace nvh

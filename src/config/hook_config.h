@@ -1,0 +1,41 @@
+// /etc/nvdimm-hook/nvdimm-hook.conf: what the hook and nvdimmctl share.
+// Boost.Program_options config-file syntax ("key = value", '#' comments).
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "util/error.h"
+
+namespace nvh {
+
+inline constexpr char kDefaultConfigPath[] = "/etc/nvdimm-hook/nvdimm-hook.conf";
+// Names another config file: for tests, and for admins trying settings out.
+inline constexpr char kConfigEnvironmentVariable[] = "NVDIMM_HOOK_CONFIG";
+
+enum class ProbeMode { kAuto, kOff };
+
+struct HookConfig {
+  std::string inventory = "libndctl";  // or a file of `ndctl list -N -v` JSON
+  std::string device_dir = "/dev";     // where the JSON inventory's devices live
+  std::string run_dir = "/run/nvdimm-hook";
+  std::string state_dir = "/var/lib/nvdimm-hook";
+  // Where libvirt keeps <domain name>.pid of running domains: the system
+  // daemon's /run/libvirt/qemu; a session daemon's
+  // $XDG_RUNTIME_DIR/libvirt/qemu/run. Several may be given.
+  std::vector<std::string> libvirt_run_dirs = {"/run/libvirt/qemu"};
+  // A claim whose owner has no QEMU is stale only after this long: between
+  // `prepare` and QEMU's fork there is no pid file yet.
+  std::chrono::seconds claim_grace{300};
+  ProbeMode probe = ProbeMode::kAuto;
+  std::string source;  // the file these came from, or "" for built-in defaults
+};
+
+// Reads $NVDIMM_HOOK_CONFIG if set, else kDefaultConfigPath; a missing
+// default file means the defaults. Unknown keys and bad values are errors
+// naming the file, the key and the value.
+Result<HookConfig> LoadHookConfig();
+Result<HookConfig> LoadHookConfigFile(const std::string& path);
+
+}  // namespace nvh

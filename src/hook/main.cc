@@ -1,0 +1,2 @@
+// Placeholder until the hook lands (issue 3).
+int main() { return 0; }

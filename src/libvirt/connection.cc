@@ -1,0 +1,1 @@
+#include "libvirt/connection.h"

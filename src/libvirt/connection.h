@@ -1,0 +1,2 @@
+// Placeholder: the libvirt client adapter (issue 3).
+#pragma once
