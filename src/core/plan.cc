@@ -284,7 +284,8 @@ std::vector<std::string> DiffAgainstPlan(const Domain& domain, const Plan& plan)
                   " slots, the plan needs " + std::to_string(p.max_memory_slots));
   }
   if (domain.max_memory.value_or(0) < p.max_memory) {
-    out.push_back("<maxMemory> is " + FormatSize(domain.max_memory.value_or(0)) +
+    out.push_back("<maxMemory> is " +
+                  (domain.max_memory ? FormatSize(*domain.max_memory) : std::string("absent")) +
                   ", the plan needs " + FormatSize(p.max_memory));
   }
   if (p.add_numa_cell) out.push_back("the domain has no NUMA cell (<cpu><numa>)");

@@ -12,10 +12,20 @@ int NotYet(const char* name) {
 }
 }  // namespace
 
-int RunAttach(const std::vector<std::string>&) { return NotYet("attach"); }
-int RunDetach(const std::vector<std::string>&) { return NotYet("detach"); }
-int RunSync(const std::vector<std::string>&) { return NotYet("sync"); }
-int RunCheck(const std::vector<std::string>&) { return NotYet("check"); }
-int RunStatus(const std::vector<std::string>&) { return NotYet("status"); }
+int RunAttach(const std::vector<std::string>&) {
+  return NotYet("attach");
+}
+int RunDetach(const std::vector<std::string>&) {
+  return NotYet("detach");
+}
+int RunSync(const std::vector<std::string>&) {
+  return NotYet("sync");
+}
+int RunCheck(const std::vector<std::string>&) {
+  return NotYet("check");
+}
+int RunStatus(const std::vector<std::string>&) {
+  return NotYet("status");
+}
 
 }  // namespace nvh::cli

@@ -15,7 +15,7 @@ namespace {
 void PrintTable(const HostNamespaces& namespaces, Arch arch) {
   std::cout << std::left << std::setw(14) << "NAMESPACE" << std::setw(8) << "MODE" << std::setw(12)
             << "SIZE" << std::setw(9) << "ALIGN" << std::setw(6) << "NODE" << std::setw(16)
-            << "DEVICE" << std::setw(12) << ("GUEST/" + std::string(ArchName(arch)))
+            << "DEVICE" << std::setw(15) << ("GUEST/" + std::string(ArchName(arch)))
             << "PERSISTENCE\n";
   for (const HostNamespace& ns : namespaces) {
     const auto json = NamespaceToJson(ns, arch);
@@ -25,7 +25,7 @@ void PrintTable(const HostNamespaces& namespaces, Arch arch) {
     std::cout << std::setw(14) << ns.dev << std::setw(8) << ModeName(ns.mode) << std::setw(12)
               << FormatSize(ns.size) << std::setw(9) << (ns.align ? FormatSize(ns.align) : "-")
               << std::setw(6) << (ns.numa_node >= 0 ? std::to_string(ns.numa_node) : "-")
-              << std::setw(16) << (ns.DevicePath().empty() ? "-" : ns.DevicePath()) << std::setw(12)
+              << std::setw(16) << (ns.DevicePath().empty() ? "-" : ns.DevicePath()) << std::setw(15)
               << guest << (ns.IsDax() ? "DAX" : "page cache (needs host writeback)") << "\n";
     if (!ns.uuid.empty())
       std::cout << "  uuid " << ns.uuid << (ns.name.empty() ? "" : "  name " + ns.name) << "\n";
