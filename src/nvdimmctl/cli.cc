@@ -12,15 +12,26 @@ namespace po = boost::program_options;
 namespace nvh::cli {
 
 void InventoryOptions::AddTo(po::options_description& options) {
-  options.add_options()(
-      "inventory", po::value(&source)->default_value(source),
-      "host namespaces: 'libndctl' (this host) or a file of `ndctl list -N -v` JSON")(
-      "device-dir", po::value(&device_dir)->default_value(device_dir),
-      "directory holding the namespaces' device nodes (for --inventory FILE)");
+  options.add_options()("inventory", po::value(&source),
+                        "host namespaces: 'libndctl' (this host) or a file of `ndctl list -N -v` "
+                        "JSON (default: the hook's config, else libndctl)")(
+      "device-dir", po::value(&device_dir),
+      "directory holding the namespaces' device nodes (default /dev)");
 }
 
 std::unique_ptr<Inventory> InventoryOptions::Open() const {
-  return OpenInventory(source, device_dir);
+  std::string chosen_source = source;
+  std::string chosen_dir = device_dir;
+  if (chosen_source.empty()) {
+    auto config = LoadConfig();
+    chosen_source = config ? config->inventory : std::string(kLiveInventory);
+    if (chosen_dir.empty() && config) chosen_dir = config->device_dir;
+  }
+  return OpenInventory(chosen_source, chosen_dir.empty() ? "/dev" : chosen_dir);
+}
+
+Result<HookConfig> LoadConfig() {
+  return LoadHookConfig();
 }
 
 int Refuse(const Error& error) {

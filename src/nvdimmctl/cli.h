@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "config/hook_config.h"
 #include "core/inventory.h"
 #include "util/error.h"
 #include "xml/domain_xml.h"
@@ -18,12 +19,17 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitRefused = 1;  // invalid input, or a plan that cannot be met
 inline constexpr int kExitUsage = 2;
 
+// --inventory/--device-dir; when not given, the hook's config file decides
+// (so nvdimmctl plans exactly what the hook will check), else libndctl.
 struct InventoryOptions {
-  std::string source = "libndctl";
-  std::string device_dir = "/dev";
+  std::string source;
+  std::string device_dir;
   void AddTo(boost::program_options::options_description& options);
   std::unique_ptr<Inventory> Open() const;
 };
+
+// The hook's config ($NVDIMM_HOOK_CONFIG or /etc/nvdimm-hook/nvdimm-hook.conf).
+Result<HookConfig> LoadConfig();
 
 // Prints "nvdimmctl: <message>" on stderr and returns kExitRefused.
 int Refuse(const Error& error);

@@ -1,31 +1,288 @@
-// Placeholder until the domain commands land (issue 3).
+// attach, detach, sync, check: the commands that read or change a domain's
+// persistent definition through libvirt. Each changes nothing when it refuses.
 #include <iostream>
 
+#include "core/plan.h"
+#include "guard/guard.h"
+#include "libvirt/connection.h"
 #include "nvdimmctl/cli.h"
 #include "nvdimmctl/commands.h"
+#include "util/bytes.h"
+#include "xml/annotation_xml.h"
+
+namespace po = boost::program_options;
 
 namespace nvh::cli {
 namespace {
-int NotYet(const char* name) {
-  std::cerr << "nvdimmctl " << name << ": not built yet\n";
-  return kExitUsage;
+
+struct DomainOptions {
+  std::string uri;
+  std::string domain;
+  std::string selector;
+  InventoryOptions inventory;
+
+  po::options_description Describe(const char* usage, bool with_selector) {
+    po::options_description options(usage);
+    options.add_options()("connect,c", po::value(&uri), "libvirt URI, as for virsh -c")(
+        "domain", po::value(&domain), "domain name");
+    if (with_selector) {
+      options.add_options()("selector", po::value(&selector),
+                            "namespace uuid, ndctl name (namespaceX.Y) or device path");
+    }
+    inventory.AddTo(options);
+    return options;
+  }
+  void Parse(const std::vector<std::string>& args, const po::options_description& options,
+             bool with_selector) {
+    po::positional_options_description positional;
+    positional.add("domain", 1);
+    if (with_selector) positional.add("selector", 1);
+    po::variables_map vm;
+    po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
+    po::notify(vm);
+    if (domain.empty()) throw po::error("a DOMAIN argument is required");
+    if (with_selector && selector.empty()) throw po::error("a SELECTOR argument is required");
+  }
+};
+
+// The persistent definition, parsed and read, from a connection.
+struct Definition {
+  DomainXml xml;
+  Domain domain;
+};
+
+Result<Definition> ReadDefinition(const LibvirtConnection& connection, const std::string& name) {
+  auto text = connection.PersistentXml(name);
+  if (!text) return std::unexpected(text.error());
+  auto xml = DomainXml::Parse(*text, "domain '" + name + "'");
+  if (!xml) return std::unexpected(xml.error());
+  auto domain = xml->Read();
+  if (!domain) return std::unexpected(domain.error());
+  return Definition{std::move(*xml), std::move(*domain)};
 }
+
+Result<LibvirtConnection> OpenStopped(const std::string& uri, const std::string& name) {
+  auto connection = LibvirtConnection::Open(uri);
+  if (!connection) return std::unexpected(connection.error());
+  auto active = connection->IsActive(name);
+  if (!active) return std::unexpected(active.error());
+  if (*active) {
+    return Fail(ErrorKind::kConflict, "domain '" + name +
+                                          "' is running: NVDIMMs are not hot-plugged; shut it "
+                                          "down first");
+  }
+  return connection;
+}
+
+NvdimmRequest RequestFor(const std::string& selector) {
+  NvdimmRequest request;
+  request.value = selector;
+  if (selector.starts_with("/")) {
+    request.kind = SelectorKind::kPath;
+  } else if (selector.starts_with("namespace")) {
+    request.kind = SelectorKind::kNamespace;
+  } else {
+    request.kind = SelectorKind::kUuid;
+  }
+  return request;
+}
+
+Result<Plan> PlanWith(const Domain& domain, const InventoryOptions& inventory) {
+  auto namespaces = inventory.Open()->List();
+  if (!namespaces) return std::unexpected(namespaces.error());
+  return MakePlan(domain, *namespaces);
+}
+
+// Plans, rewrites and defines; prints each change. Nothing is defined when
+// planning fails.
+int RewriteAndDefine(const LibvirtConnection& connection, Definition& definition,
+                     const InventoryOptions& inventory) {
+  auto reread = definition.xml.Read();
+  if (!reread) return Refuse(reread.error());
+  auto plan = PlanWith(*reread, inventory);
+  if (!plan) return Refuse(plan.error());
+  const auto changes = definition.xml.Apply(*plan);
+  if (auto defined = connection.Define(definition.xml.Serialize()); !defined) {
+    return Refuse(defined.error());
+  }
+  for (const std::string& change : changes) std::cout << "changed: " << change << "\n";
+  for (const PlannedDevice& d : plan->devices) {
+    std::cout << d.path << " (" << d.host.dev << "): target " << FormatSize(d.layout.target_size)
+              << ", guest " << FormatSize(d.layout.guest_size) << ", node " << d.node << "\n";
+  }
+  return kExitOk;
+}
+
+int Attach(const std::vector<std::string>& args) {
+  DomainOptions o;
+  int node = -1;
+  std::string label;
+  auto options = o.Describe("nvdimmctl attach DOMAIN SELECTOR [options]", true);
+  options.add_options()("node", po::value(&node), "guest NUMA node")("label", po::value(&label),
+                                                                     "label size (default 128KiB)");
+  o.Parse(args, options, true);
+  NvdimmRequest request = RequestFor(o.selector);
+  if (node >= 0) request.node = node;
+  if (!label.empty()) {
+    auto size = ParseSize(label);
+    if (!size) return Refuse(size.error());
+    request.label_size = *size;
+  }
+  if (auto valid = xml::CheckRequest(request); !valid) {
+    return Refuse(WithContext(valid.error(), "domain '" + o.domain + "': "));
+  }
+  auto connection = OpenStopped(o.uri, o.domain);
+  if (!connection) return Refuse(connection.error());
+  auto definition = ReadDefinition(*connection, o.domain);
+  if (!definition) return Refuse(definition.error());
+  Annotation annotation = definition->domain.annotation.value_or(Annotation{});
+  for (const NvdimmRequest& existing : annotation.entries) {
+    if (existing.kind == request.kind && existing.value == request.value) {
+      std::cout << "domain '" << o.domain << "' already has " << DescribeSelector(request) << "\n";
+      return RewriteAndDefine(*connection, *definition, o.inventory);
+    }
+  }
+  annotation.entries.push_back(request);
+  definition->xml.SetAnnotation(annotation);
+  return RewriteAndDefine(*connection, *definition, o.inventory);
+}
+
+int Detach(const std::vector<std::string>& args) {
+  DomainOptions o;
+  auto options = o.Describe("nvdimmctl detach DOMAIN SELECTOR [options]", true);
+  o.Parse(args, options, true);
+  const NvdimmRequest wanted = RequestFor(o.selector);
+  auto connection = OpenStopped(o.uri, o.domain);
+  if (!connection) return Refuse(connection.error());
+  auto definition = ReadDefinition(*connection, o.domain);
+  if (!definition) return Refuse(definition.error());
+  Annotation annotation = definition->domain.annotation.value_or(Annotation{});
+  const auto entry = std::find_if(
+      annotation.entries.begin(), annotation.entries.end(),
+      [&](const NvdimmRequest& r) { return r.kind == wanted.kind && r.value == wanted.value; });
+  if (entry == annotation.entries.end()) {
+    return Refuse(Error{ErrorKind::kNotFound, "domain '" + o.domain + "' has no entry " +
+                                                  DescribeSelector(wanted) + " to detach"});
+  }
+  // Which device the entry made: resolved through the inventory, or the path
+  // itself when the namespace is gone from the host.
+  std::string path = wanted.kind == SelectorKind::kPath ? wanted.value : "";
+  if (auto plan = PlanWith(definition->domain, o.inventory)) {
+    for (const PlannedDevice& d : plan->devices) {
+      if (d.request && d.request->kind == wanted.kind && d.request->value == wanted.value) {
+        path = d.path;
+      }
+    }
+  }
+  annotation.entries.erase(entry);
+  definition->xml.SetAnnotation(annotation);
+  const bool removed = !path.empty() && definition->xml.RemoveNvdimm(path);
+  if (auto defined = connection->Define(definition->xml.Serialize()); !defined) {
+    return Refuse(defined.error());
+  }
+  std::cout << "detached " << DescribeSelector(wanted) << " from domain '" << o.domain << "'"
+            << (removed ? ", removed nvdimm " + path : std::string()) << "\n";
+  // The namespace is no longer this guest's: forget its layout, so the next
+  // start does not report it as removed.
+  auto config = LoadConfig();
+  if (config && removed) {
+    LayoutStore layouts(config->state_dir);
+    if (auto record = layouts.Load(definition->domain.uuid); record && *record) {
+      LayoutRecord kept = **record;
+      std::erase_if(kept.devices, [&](const LayoutDevice& d) { return d.path == path; });
+      if (kept.devices.empty()) {
+        (void)layouts.Remove(definition->domain.uuid);
+      } else {
+        (void)layouts.Save(definition->domain.uuid, kept);
+      }
+    }
+  }
+  return kExitOk;
+}
+
+int Sync(const std::vector<std::string>& args) {
+  DomainOptions o;
+  auto options = o.Describe("nvdimmctl sync DOMAIN [--accept-layout-change] [options]", false);
+  options.add_options()("accept-layout-change",
+                        "accept a namespace or layout that changed since the last start");
+  po::positional_options_description positional;
+  positional.add("domain", 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
+  po::notify(vm);
+  if (o.domain.empty()) throw po::error("a DOMAIN argument is required");
+  const bool accept = vm.count("accept-layout-change") > 0;
+
+  auto config = LoadConfig();
+  if (!config) return Refuse(config.error());
+  auto connection = LibvirtConnection::Open(o.uri);
+  if (!connection) return Refuse(connection.error());
+  auto definition = ReadDefinition(*connection, o.domain);
+  if (!definition) return Refuse(definition.error());
+  auto plan = PlanWith(definition->domain, o.inventory);
+  if (!plan) return Refuse(plan.error());
+
+  LayoutStore layouts(config->state_dir);
+  auto record = layouts.Load(definition->domain.uuid);
+  if (!record) return Refuse(record.error());
+  const LayoutRecord now = RecordFromPlan(*plan, definition->domain.uuid, definition->domain.name);
+  const auto changes = *record ? CompareLayouts(**record, now) : std::vector<std::string>{};
+  if (!changes.empty()) {
+    std::cout << "The NVDIMM layout of domain '" << o.domain << "' changed since its last start:\n";
+    for (const std::string& change : changes) std::cout << "  - " << change << "\n";
+    if (!accept) {
+      std::cerr << "nvdimmctl: not synced; run again with --accept-layout-change to accept "
+                   "this for domain '"
+                << o.domain << "'\n";
+      return kExitRefused;
+    }
+  }
+  const int defined = RewriteAndDefine(*connection, *definition, o.inventory);
+  if (defined != kExitOk) return defined;
+  if (!changes.empty()) {
+    if (auto saved = layouts.Save(definition->domain.uuid, now); !saved) {
+      return Refuse(saved.error());
+    }
+    std::cout << "accepted the new layout for domain '" << o.domain << "'\n";
+  }
+  return kExitOk;
+}
+
+int Check(const std::vector<std::string>& args) {
+  DomainOptions o;
+  auto options = o.Describe("nvdimmctl check DOMAIN [options]", false);
+  o.Parse(args, options, false);
+  auto config = LoadConfig();
+  if (!config) return Refuse(config.error());
+  if (!o.inventory.source.empty()) config->inventory = o.inventory.source;
+  if (!o.inventory.device_dir.empty()) config->device_dir = o.inventory.device_dir;
+  auto connection = LibvirtConnection::Open(o.uri);
+  if (!connection) return Refuse(connection.error());
+  auto definition = ReadDefinition(*connection, o.domain);
+  if (!definition) return Refuse(definition.error());
+  Guard guard(PartsFromConfig(*config, nullptr));
+  const HookOutcome outcome = guard.Check(definition->domain);
+  if (outcome.exit_code != 0) {
+    std::cerr << outcome.user_message;
+    return kExitRefused;
+  }
+  std::cout << "domain '" << o.domain << "': prepare would allow the start\n";
+  return kExitOk;
+}
+
 }  // namespace
 
-int RunAttach(const std::vector<std::string>&) {
-  return NotYet("attach");
+int RunAttach(const std::vector<std::string>& args) {
+  return Attach(args);
 }
-int RunDetach(const std::vector<std::string>&) {
-  return NotYet("detach");
+int RunDetach(const std::vector<std::string>& args) {
+  return Detach(args);
 }
-int RunSync(const std::vector<std::string>&) {
-  return NotYet("sync");
+int RunSync(const std::vector<std::string>& args) {
+  return Sync(args);
 }
-int RunCheck(const std::vector<std::string>&) {
-  return NotYet("check");
-}
-int RunStatus(const std::vector<std::string>&) {
-  return NotYet("status");
+int RunCheck(const std::vector<std::string>& args) {
+  return Check(args);
 }
 
 }  // namespace nvh::cli

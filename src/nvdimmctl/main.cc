@@ -17,8 +17,18 @@ constexpr char kUsage[] =
     "  plan DOMAIN.xml [--json]          the nvdimm devices the domain's annotation asks for\n"
     "  rewrite DOMAIN.xml                the domain XML with those devices (stdout), changes\n"
     "                                    on stderr\n"
+    "  probe [DOMAIN.xml]                measure QEMU's NVDIMM layout for a plan\n"
+    "  attach DOMAIN SELECTOR [--node N] [--label SIZE]\n"
+    "                                    annotate a stopped domain and write its device\n"
+    "  detach DOMAIN SELECTOR            remove the annotation entry and its device\n"
+    "  sync DOMAIN [--accept-layout-change]\n"
+    "                                    re-plan after a host change; says what happens to data\n"
+    "  check DOMAIN                      what the hook's prepare would decide, claiming nothing\n"
+    "  status                            claims, their owners, layout records\n"
     "\n"
-    "Every command takes --inventory libndctl|FILE and --device-dir DIR.\n"
+    "SELECTOR: a namespace uuid, an ndctl name (namespace0.0) or a device path (/dev/dax0.0).\n"
+    "Domain commands take -c URI as virsh does. Planning commands take --inventory\n"
+    "libndctl|FILE and --device-dir DIR (default: the hook's config file).\n"
     "Exit status: 0 done, 1 refused or invalid input, 2 usage error.\n";
 
 }  // namespace

@@ -18,7 +18,9 @@ namespace {
 
 constexpr std::string_view kTempMarker = ".tmp-";
 
-std::string ErrnoText(int error) { return std::generic_category().message(error); }
+std::string ErrnoText(int error) {
+  return std::generic_category().message(error);
+}
 
 Error SystemError(const std::string& what, int error) {
   return Error{ErrorKind::kSystem, what + ": " + ErrnoText(error)};
@@ -46,7 +48,7 @@ std::string UniqueSuffix() {
 }
 
 Result<void> CheckPrivate(int fd, const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (fstat(fd, &st) != 0) return std::unexpected(SystemError("stat " + path, errno));
   if (!S_ISDIR(st.st_mode)) return Fail(ErrorKind::kSystem, path + " is not a directory");
   if (st.st_uid != geteuid()) {
@@ -241,7 +243,7 @@ Result<std::optional<std::string>> PrivateDir::ReadFile(std::string_view name,
     return std::unexpected(SystemError("open " + path, errno));
   }
   const UniqueFd in(raw);
-  struct stat st{};
+  struct stat st {};
   if (fstat(in.get(), &st) != 0) return std::unexpected(SystemError("stat " + path, errno));
   if (!S_ISREG(st.st_mode)) return Fail(ErrorKind::kSystem, path + " is not a regular file");
   if (static_cast<std::uint64_t>(st.st_size) > max_size) {
@@ -310,7 +312,7 @@ Result<DirLock> DirLock::Acquire(const PrivateDir& dir, std::string_view name) {
       openat(dir.fd(), name_z.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
   if (raw < 0) return std::unexpected(SystemError("open " + path, errno));
   UniqueFd fd(raw);
-  struct stat st{};
+  struct stat st {};
   if (fstat(fd.get(), &st) != 0) return std::unexpected(SystemError("stat " + path, errno));
   if (!S_ISREG(st.st_mode)) return Fail(ErrorKind::kSystem, path + " is not a regular file");
   while (flock(fd.get(), LOCK_EX) != 0) {

@@ -458,6 +458,18 @@ std::vector<std::string> DomainXml::Apply(const Plan& plan) {
   return changes;
 }
 
+bool DomainXml::RemoveNvdimm(const std::string& path) {
+  xmlNode* devices = Child(xmlDocGetRootElement(doc_.get()), "devices");
+  if (devices == nullptr) return false;
+  for (xmlNode* memory : Children(devices, "memory")) {
+    if (IsPlannedDevice(memory, path)) {
+      xml::Remove(memory);
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string DomainXml::Serialize() const {
   xmlBuffer* buffer = xmlBufferCreate();
   if (buffer == nullptr) return {};

@@ -46,6 +46,10 @@ class DomainXml {
   // change; a second Apply of the same plan returns none.
   std::vector<std::string> Apply(const Plan& plan);
 
+  // Removes the <memory model='nvdimm'> whose <source><path> is `path`;
+  // false when there is none. (`nvdimmctl detach`; maxMemory stays.)
+  bool RemoveNvdimm(const std::string& path);
+
   std::string Serialize() const;
 
  private:

@@ -1,0 +1,234 @@
+#include "guard/guard.h"
+
+#include "ndctl/inventory_source.h"
+#include "util/bytes.h"
+
+namespace nvh {
+namespace {
+
+std::string Bullets(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const std::string& line : lines) out += "\n  - " + line;
+  return out;
+}
+
+std::string DescribeDevices(const Plan& plan) {
+  std::string out;
+  for (const PlannedDevice& d : plan.devices) {
+    if (!out.empty()) out += ", ";
+    out += d.host.dev + " (" + d.path + ", guest " + FormatSize(d.layout.guest_size) + ")";
+  }
+  return out;
+}
+
+}  // namespace
+
+GuardParts PartsFromConfig(const HookConfig& config, DecisionLog* log) {
+  GuardParts parts;
+  parts.config = config;
+  parts.open_inventory = [config] { return OpenInventory(config.inventory, config.device_dir); };
+  parts.claims = std::make_shared<ClaimStore>(ClaimStore::FromConfig(config));
+  parts.layouts = std::make_shared<LayoutStore>(config.state_dir);
+  parts.log = log;
+  return parts;
+}
+
+std::vector<std::string> ClaimKeys(const Plan& plan) {
+  std::vector<std::string> keys;
+  for (const PlannedDevice& d : plan.devices) keys.push_back(d.host.IdentityKey());
+  return keys;
+}
+
+void Guard::Log(Severity severity, const std::string& line) {
+  if (parts_.log != nullptr) parts_.log->Record(severity, line);
+}
+
+HookOutcome Guard::Refuse(const Domain& domain, const std::string& op, const std::string& why) {
+  Log(Severity::kWarning, "domain '" + domain.name + "' " + op + ": refused: " + why);
+  return {1, "nvdimm-hook: domain '" + domain.name + "': " + why + "\n"};
+}
+
+Result<Plan> Guard::PlanFor(const Domain& domain) {
+  auto namespaces = parts_.open_inventory()->List();
+  if (!namespaces) {
+    return std::unexpected(WithContext(namespaces.error(), "the host NVDIMM inventory: "));
+  }
+  return MakePlan(domain, *namespaces);
+}
+
+HookOutcome Guard::Run(const HookInvocation& call, const Domain& domain) {
+  if (call.op == "prepare") return Prepare(domain, /*take_claims=*/true);
+  if (call.op == "start") return Start(domain);
+  if (call.op == "migrate" || call.op == "restore") return RefuseMove(call.op, domain);
+  if (call.op == "reconnect") return Reconnect(domain);
+  if (call.op == "stopped" || call.op == "release") return Release(call.op, domain);
+  if (call.op == "started") {
+    Log(Severity::kInfo, "domain '" + domain.name + "' started");
+  }
+  return {};
+}
+
+HookOutcome Guard::Check(const Domain& domain) {
+  return Prepare(domain, /*take_claims=*/false);
+}
+
+HookOutcome Guard::Prepare(const Domain& domain, bool take_claims) {
+  const std::string op = take_claims ? "prepare" : "check";
+  auto plan = PlanFor(domain);
+  if (!plan) return Refuse(domain, op, plan.error().message);
+  if (plan->devices.empty()) {
+    // An nvdimm on some other /dev node: not ours to guard.
+    Log(Severity::kInfo, "domain '" + domain.name + "' " + op + ": no host NVDIMM namespace");
+    return {};
+  }
+  for (const PlannedDevice& d : plan->devices) {
+    if (!d.request) {
+      Log(Severity::kNotice, "domain '" + domain.name + "': nvdimm " + d.path +
+                                 " is host namespace " + d.host.dev +
+                                 " but has no annotation; guarding it anyway. Add "
+                                 "<nvdimm:nvdimm uuid=\"" +
+                                 d.host.uuid + "\"/> to its metadata (nvdimmctl attach)");
+    }
+  }
+
+  // The data comes first: a namespace or layout that changed since the last
+  // start moves or destroys what the guest wrote.
+  std::vector<std::string> problems;
+  bool layout_changed = false;
+  auto record = parts_.layouts->Load(domain.uuid);
+  if (!record) return Refuse(domain, op, "layout record: " + record.error().message);
+  if (*record) {
+    const auto changes = CompareLayouts(**record, RecordFromPlan(*plan, domain.uuid, domain.name));
+    if (!changes.empty()) {
+      layout_changed = true;
+      problems.push_back("the NVDIMM layout changed since the last start:" + Bullets(changes));
+    }
+  }
+  const auto diff = DiffAgainstPlan(domain, *plan);
+  if (!diff.empty()) {
+    problems.push_back("the definition differs from the NVDIMM plan:" + Bullets(diff));
+  }
+  if (!problems.empty()) {
+    std::string why;
+    for (const std::string& p : problems) why += (why.empty() ? "" : "\n") + p;
+    why += "\nTo fix: nvdimmctl sync " + domain.name +
+           (layout_changed ? " --accept-layout-change" : "") +
+           (layout_changed ? " (read what it says happens to the data first)" : "");
+    return Refuse(domain, op, why);
+  }
+
+  if (parts_.config.probe == ProbeMode::kOff) {
+    Log(Severity::kWarning,
+        "domain '" + domain.name + "': probe = off: QEMU's own NVDIMM layout is not verified");
+  } else if (parts_.verify_layout) {
+    if (auto verified = parts_.verify_layout(domain, *plan); !verified) {
+      return Refuse(domain, op, verified.error().message);
+    }
+  }
+
+  const ClaimOwner owner{domain.uuid, domain.name};
+  if (take_claims) {
+    auto claimed = parts_.claims->ClaimAll(owner, ClaimKeys(*plan));
+    if (!claimed) return Refuse(domain, op, claimed.error().message);
+    for (const TakenOver& t : claimed->taken_over) {
+      Log(Severity::kWarning, "domain '" + domain.name + "': took over stale claim of " +
+                                  t.previous.key + " from domain '" + t.previous.owner.name +
+                                  "' (" + t.previous.owner.uuid + "), " +
+                                  std::to_string(t.age.count()) + " s old, no QEMU running");
+    }
+  } else {
+    auto claims = parts_.claims->List();
+    if (!claims) return Refuse(domain, op, claims.error().message);
+    for (const std::string& key : ClaimKeys(*plan)) {
+      for (const ClaimStatus& status : *claims) {
+        if (status.key == key && status.claim && status.claim->owner.uuid != domain.uuid &&
+            !status.stale) {
+          return Refuse(domain, op,
+                        "namespace " + key + " is in use by domain '" + status.claim->owner.name +
+                            "' (" + status.claim->owner.uuid + ")");
+        }
+      }
+    }
+  }
+  Log(Severity::kInfo,
+      "domain '" + domain.name + "' " + op + ": allowed: " + DescribeDevices(*plan));
+  return {};
+}
+
+HookOutcome Guard::Start(const Domain& domain) {
+  // libvirt has applied its own size adjustments by now (FACTS.md: rounded
+  // up to 2 MiB after `prepare`); QEMU does not exist yet.
+  auto plan = PlanFor(domain);
+  if (!plan) return Refuse(domain, "start", plan.error().message);
+  if (plan->devices.empty()) return {};
+  const auto diff = DiffAgainstPlan(domain, *plan);
+  if (!diff.empty()) {
+    return Refuse(domain, "start",
+                  "libvirt changed the NVDIMM devices after prepare, so QEMU would not get the "
+                  "planned layout:" +
+                      Bullets(diff) +
+                      "\nThis libvirt adjusts sizes differently than nvdimm-hook expects; the "
+                      "start is stopped before QEMU runs.");
+  }
+  if (auto saved =
+          parts_.layouts->Save(domain.uuid, RecordFromPlan(*plan, domain.uuid, domain.name));
+      !saved) {
+    return Refuse(domain, "start", "cannot record the NVDIMM layout: " + saved.error().message);
+  }
+  Log(Severity::kInfo,
+      "domain '" + domain.name + "' start: layout recorded: " + DescribeDevices(*plan));
+  return {};
+}
+
+HookOutcome Guard::RefuseMove(const std::string& op, const Domain& domain) {
+  if (!domain.annotation || domain.annotation->entries.empty()) {
+    // Only an nvdimm on some /dev node: pinned only if it is a host namespace.
+    auto plan = PlanFor(domain);
+    if (plan && plan->devices.empty()) return {};
+  }
+  if (op == "migrate") {
+    return Refuse(domain, op,
+                  "migration refused: its NVDIMM namespaces are host hardware and their contents "
+                  "cannot follow the guest. Shut the guest down and start it on this host.");
+  }
+  return Refuse(domain, op,
+                "restore refused: the saved memory image is older than what the guest has "
+                "written to its NVDIMMs since, and restoring it would pair stale RAM with newer "
+                "persistent memory. Cold-boot instead: for a managed save, `virsh "
+                "managedsave-remove " +
+                    domain.name + "` then `virsh start " + domain.name +
+                    "`; for a save file, `virsh start " + domain.name + "`.");
+}
+
+HookOutcome Guard::Reconnect(const Domain& domain) {
+  // Never refuse: libvirt kills the running QEMU when reconnect fails.
+  auto plan = PlanFor(domain);
+  if (!plan) {
+    Log(Severity::kError,
+        "domain '" + domain.name + "' reconnect: cannot re-take claims: " + plan.error().message);
+    return {};
+  }
+  auto claimed = parts_.claims->ClaimAll({domain.uuid, domain.name}, ClaimKeys(*plan));
+  if (!claimed) {
+    Log(Severity::kError, "domain '" + domain.name +
+                              "' reconnect: cannot re-take claims: " + claimed.error().message);
+    return {};
+  }
+  Log(Severity::kInfo,
+      "domain '" + domain.name + "' reconnect: claims held: " + DescribeDevices(*plan));
+  return {};
+}
+
+HookOutcome Guard::Release(const std::string& op, const Domain& domain) {
+  auto released = parts_.claims->ReleaseAll(domain.uuid);
+  if (!released) {
+    Log(Severity::kError, "domain '" + domain.name + "' " + op + ": " + released.error().message);
+  } else if (!released->empty()) {
+    std::string keys;
+    for (const std::string& key : *released) keys += (keys.empty() ? "" : ", ") + key;
+    Log(Severity::kInfo, "domain '" + domain.name + "' " + op + ": released " + keys);
+  }
+  return {};
+}
+
+}  // namespace nvh
