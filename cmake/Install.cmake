@@ -35,14 +35,16 @@ install(FILES ${PROJECT_SOURCE_DIR}/packaging/nvdimm-hook.tmpfiles
         DESTINATION ${NVDIMMHOOK_TMPFILES_DIR} RENAME nvdimm-hook.conf)
 
 # The hook link, the config file and the state dir, at install time so that
-# DESTDIR and `cmake --install --prefix` are honoured. The link is absolute:
-# it names where the hook will live on the target system, not in DESTDIR.
+# DESTDIR and `cmake --install --prefix` are honoured.
 install(CODE "
   set(_nvh_libexec \"${CMAKE_INSTALL_LIBEXECDIR}\")
   if(NOT IS_ABSOLUTE \"\${_nvh_libexec}\")
     set(_nvh_libexec \"\${CMAKE_INSTALL_PREFIX}/\${_nvh_libexec}\")
   endif()
-  set(_nvh_target \"\${_nvh_libexec}/nvdimm-hook/nvdimm-hook\")
+  # relative (../../../../usr/libexec/...): resolves the same on the target
+  # system and inside DESTDIR; rpmbuild and rpmlint warn about absolute ones
+  file(RELATIVE_PATH _nvh_target \"${NVDIMMHOOK_LIBVIRT_HOOKS_DIR}/qemu.d\"
+       \"\${_nvh_libexec}/nvdimm-hook/nvdimm-hook\")
   set(_nvh_link \"\$ENV{DESTDIR}${NVDIMMHOOK_LIBVIRT_HOOKS_DIR}/qemu.d/50-nvdimm-hook\")
   message(STATUS \"Installing: \${_nvh_link} -> \${_nvh_target}\")
   file(MAKE_DIRECTORY \"\$ENV{DESTDIR}${NVDIMMHOOK_LIBVIRT_HOOKS_DIR}/qemu.d\")

@@ -1,6 +1,7 @@
 #include "guard/guard.h"
 
 #include "ndctl/inventory_source.h"
+#include "probe/layout_check.h"
 #include "util/bytes.h"
 
 namespace nvh {
@@ -30,6 +31,21 @@ GuardParts PartsFromConfig(const HookConfig& config, DecisionLog* log) {
   parts.claims = std::make_shared<ClaimStore>(ClaimStore::FromConfig(config));
   parts.layouts = std::make_shared<LayoutStore>(config.state_dir);
   parts.log = log;
+  // Launches the domain's own emulator when the cache (keyed by the binary's
+  // identity) has no measurement for this geometry.
+  parts.verify_layout = [state_dir = config.state_dir, log](const Domain& domain,
+                                                            const Plan& plan) -> Result<void> {
+    LayoutCheckOptions options;
+    options.state_dir = state_dir;
+    std::vector<std::string> warnings;
+    auto report = CheckPlanLayout(domain, plan, options, &warnings);
+    for (const std::string& warning : warnings) {
+      if (log != nullptr)
+        log->Record(Severity::kWarning, "domain '" + domain.name + "': " + warning);
+    }
+    if (!report) return std::unexpected(report.error());
+    return {};
+  };
   return parts;
 }
 

@@ -43,8 +43,8 @@ struct GuardParts {
   LayoutVerifier verify_layout;
 };
 
-// The real parts for a config: its inventory, claim and layout stores. The
-// layout verifier is left for the caller (the QEMU probe).
+// The real parts for a config: its inventory, claim and layout stores, and
+// the QEMU probe with its cache in the state dir.
 GuardParts PartsFromConfig(const HookConfig& config, DecisionLog* log);
 
 class Guard {

@@ -135,6 +135,24 @@ int Attach(const std::vector<std::string>& args) {
   if (!connection) return Refuse(connection.error());
   auto definition = ReadDefinition(*connection, o.domain);
   if (!definition) return Refuse(definition.error());
+  // ndctl names and device nodes are renumbered across host reboots (the
+  // kernel orders namespaces by start address); the uuid is what stays. Pin
+  // the entry to it whenever the namespace has one.
+  if (request.kind != SelectorKind::kUuid) {
+    auto namespaces = o.inventory.Open()->List();
+    if (!namespaces) return Refuse(namespaces.error());
+    for (const HostNamespace& ns : *namespaces) {
+      const bool named = request.kind == SelectorKind::kNamespace
+                             ? ns.dev == request.value
+                             : ns.DevicePath() == request.value;
+      if (named && !ns.uuid.empty()) {
+        std::cout << DescribeSelector(request) << " is namespace uuid " << ns.uuid
+                  << "; annotating by uuid, which survives host reboots\n";
+        request.kind = SelectorKind::kUuid;
+        request.value = ns.uuid;
+      }
+    }
+  }
   Annotation annotation = definition->domain.annotation.value_or(Annotation{});
   for (const NvdimmRequest& existing : annotation.entries) {
     if (existing.kind == request.kind && existing.value == request.value) {
@@ -157,21 +175,31 @@ int Detach(const std::vector<std::string>& args) {
   auto definition = ReadDefinition(*connection, o.domain);
   if (!definition) return Refuse(definition.error());
   Annotation annotation = definition->domain.annotation.value_or(Annotation{});
-  const auto entry = std::find_if(
+  auto entry = std::find_if(
       annotation.entries.begin(), annotation.entries.end(),
       [&](const NvdimmRequest& r) { return r.kind == wanted.kind && r.value == wanted.value; });
+  if (entry == annotation.entries.end() && wanted.kind != SelectorKind::kUuid) {
+    // attach stores uuids: find the entry whose namespace the selector names.
+    if (auto plan = PlanWith(definition->domain, o.inventory)) {
+      for (const PlannedDevice& d : plan->devices) {
+        const bool named = wanted.kind == SelectorKind::kNamespace ? d.host.dev == wanted.value
+                                                                   : d.path == wanted.value;
+        if (!named || !d.request) continue;
+        entry = std::find(annotation.entries.begin(), annotation.entries.end(), *d.request);
+      }
+    }
+  }
   if (entry == annotation.entries.end()) {
     return Refuse(Error{ErrorKind::kNotFound, "domain '" + o.domain + "' has no entry " +
                                                   DescribeSelector(wanted) + " to detach"});
   }
   // Which device the entry made: resolved through the inventory, or the path
   // itself when the namespace is gone from the host.
+  const NvdimmRequest detached = *entry;
   std::string path = wanted.kind == SelectorKind::kPath ? wanted.value : "";
   if (auto plan = PlanWith(definition->domain, o.inventory)) {
     for (const PlannedDevice& d : plan->devices) {
-      if (d.request && d.request->kind == wanted.kind && d.request->value == wanted.value) {
-        path = d.path;
-      }
+      if (d.request && *d.request == detached) path = d.path;
     }
   }
   annotation.entries.erase(entry);

@@ -19,7 +19,6 @@
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -85,8 +84,6 @@ class Child {
   Child& operator=(const Child&) = delete;
   ~Child() { Kill(); }
   void Set(pid_t pid) { pid_ = pid; }
-  pid_t pid() const { return pid_; }
-  bool running() const { return pid_ > 0; }
   // SIGKILL + blocking reap: a SIGKILLed process exits without our help.
   void Kill() {
     if (pid_ <= 0) return;
@@ -195,9 +192,6 @@ constexpr std::array<const char*, 7> kChildSteps = {"dup2",  "setgroups", "setgi
     [[maybe_unused]] const ssize_t ignored = write(error_fd, &failure, sizeof failure);
     _exit(127);
   };
-  // If the hook dies, the probe dies with it instead of running on unwatched.
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(6);
-  if (getppid() != parent) _exit(127);
   setsid();  // no controlling terminal, no signals meant for the caller's group
   if (dup2(qmp_fd, STDIN_FILENO) < 0 || dup2(qmp_fd, STDOUT_FILENO) < 0 ||
       dup2(stderr_fd, STDERR_FILENO) < 0) {
@@ -218,6 +212,12 @@ constexpr std::array<const char*, 7> kChildSteps = {"dup2",  "setgroups", "setgi
     if (setuid(uid) != 0) fail(3);
     if (getuid() != uid || geteuid() != uid) fail(3);
   }
+  // If the caller dies, the probe dies with it instead of running on
+  // unwatched. After the uid change: changing credentials clears it
+  // (prctl(2) PR_SET_PDEATHSIG). The getppid() check covers a caller that
+  // died before this line.
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(6);
+  if (getppid() != parent) _exit(127);
   if (chdir("/") != 0) fail(4);
   umask(077);
   // Whatever else the caller had open (libvirt hands hooks a few) stays out

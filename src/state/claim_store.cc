@@ -150,6 +150,8 @@ Result<ClaimResult> ClaimStore::ClaimAll(const ClaimOwner& owner,
     }
     if (seen.insert(key).second) wanted.push_back(key);
   }
+  // Nothing to hold: touch no state (a broken run dir must not matter then).
+  if (wanted.empty()) return ClaimResult{};
 
   auto run = PrivateDir::Open(run_dir_, PrivateDir::Create::kYes);
   if (!run) return std::unexpected(run.error());

@@ -137,6 +137,9 @@ TEST_F(ClaimStoreTest, ReleaseAndListWithoutRunDirCreateNothing) {
   auto list = Store().List();
   ASSERT_TRUE(list.has_value());
   EXPECT_TRUE(list->empty());
+  auto nothing = Store().ClaimAll(kVm1, {});
+  ASSERT_TRUE(nothing.has_value());
+  EXPECT_TRUE(nothing->claimed.empty());
   EXPECT_FALSE(std::filesystem::exists(run_dir_));
 }
 
@@ -289,32 +292,59 @@ TEST(ClaimLivenessTest, CmdlineParsing) {
 
 // A process whose /proc/<pid>/cmdline looks like libvirt's QEMU for `name`:
 // sh blocks in the `read` builtin (no exec, so its argv stays) until killed.
+// It says "ready" first: posix_spawn returns once the child has left our
+// memory, which is before exec has set up the new argv (cmdline reads empty
+// until then).
 class FakeQemu {
  public:
   explicit FakeQemu(const std::string& name) {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return;
-    stdin_writer_ = fds[1];
+    int in[2];
+    int out[2];
+    if (pipe2(in, O_CLOEXEC) != 0) return;
+    if (pipe2(out, O_CLOEXEC) != 0) {
+      close(in[0]);
+      close(in[1]);
+      return;
+    }
+    stdin_writer_ = in[1];
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[0], 0);
+    posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
     // libvirt doubles commas in the name (virQEMUBuildBufferEscapeComma).
     std::string escaped;
     for (const char c : name) escaped += c == ',' ? std::string(",,") : std::string(1, c);
     const std::string guest = "guest=" + escaped + ",debug-threads=on";
-    std::vector<std::string> args = {"sh", "-c", "read -r line", "-name", guest};
+    std::vector<std::string> args = {"sh", "-c", "echo ready; read -r line", "-name", guest};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     if (posix_spawn(&pid_, "/bin/sh", &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
     posix_spawn_file_actions_destroy(&actions);
-    close(fds[0]);
+    close(in[0]);
+    close(out[1]);
+    char ready[6] = {};
+    std::size_t got = 0;
+    while (pid_ > 0 && got < sizeof ready) {
+      const ssize_t n = read(out[0], ready + got, sizeof ready - got);
+      if (n <= 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    close(out[0]);
+    if (got != sizeof ready) Kill();
   }
   ~FakeQemu() {
     Kill();
     if (stdin_writer_ >= 0) close(stdin_writer_);
   }
   pid_t pid() const { return pid_; }
+  // Ends sh (its read sees EOF) and waits until it is a zombie, unreaped.
+  bool ExitAsZombie() {
+    close(stdin_writer_);
+    stdin_writer_ = -1;
+    siginfo_t info{};
+    return waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT) == 0;
+  }
   void Kill() {
     if (pid_ <= 0) return;
     kill(pid_, SIGKILL);
@@ -360,6 +390,9 @@ TEST(ClaimLivenessTest, RealPidFileAndProcess) {
   // Names are compared, never joined into a path.
   EXPECT_EQ(liveness.QemuOf("../session/vm,1"), QemuState::kNotRunning);
 
+  // Exited, not yet reaped by libvirtd: gone all the same.
+  ASSERT_TRUE(qemu.ExitAsZombie());
+  EXPECT_EQ(liveness.QemuOf("vm,1"), QemuState::kNotRunning);
   qemu.Kill();
   EXPECT_EQ(liveness.QemuOf("vm,1"), QemuState::kNotRunning);
 }

@@ -112,6 +112,12 @@ Result<LayoutDevice> DeviceFromJson(const nlohmann::json& json, std::size_t inde
     return Fail(ErrorKind::kInvalidInput, where + "\"node\" out of range");
   }
   d.node = static_cast<int>(node);
+  // QEMU: G = alignDown(S - L, A) <= S - L. A record that breaks it was not
+  // written by us, and comparing offsets with it would be meaningless.
+  if (d.layout.label_size > d.layout.target_size ||
+      d.layout.guest_size > d.layout.target_size - d.layout.label_size) {
+    return Fail(ErrorKind::kInvalidInput, where + "guest_size + label_size exceed target_size");
+  }
   return d;
 }
 

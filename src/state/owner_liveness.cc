@@ -78,6 +78,19 @@ std::optional<pid_t> ParsePid(std::string_view text) {
   return static_cast<pid_t>(value);
 }
 
+// /proc/<pid>/stat: "pid (comm) S ...", where comm may hold ')' itself.
+bool IsZombie(int proc_fd) {
+  const int stat_fd = openat(proc_fd, "stat", O_RDONLY | O_CLOEXEC);
+  if (stat_fd < 0) return errno == ESRCH || errno == ENOENT;
+  const UniqueFd stat_owner(stat_fd);
+  const auto stat = ReadUpTo(stat_fd, 4096);
+  if (!stat) return errno == ESRCH;
+  const auto paren = stat->rfind(')');
+  if (paren == std::string::npos || paren + 2 >= stat->size()) return false;
+  const char state = (*stat)[paren + 2];
+  return state == 'Z' || state == 'X';
+}
+
 // The state of `domain_name`'s QEMU as seen from one run dir.
 QemuState QemuInRunDir(const std::string& run_dir, const std::string& domain_name) {
   const int dir_fd = open(run_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -168,7 +181,11 @@ QemuState ProcessIsQemuOf(pid_t pid, std::string_view domain_name) {
   const UniqueFd cmd_owner(cmd_fd);
   const auto cmdline = ReadUpTo(cmd_fd, kMaxCmdline);
   if (!cmdline) return errno == ESRCH ? QemuState::kNotRunning : QemuState::kUnknown;
-  // A zombie has an empty cmdline: its QEMU is gone.
+  if (cmdline->empty()) {
+    // Empty for a zombie (that QEMU is gone) but also for a process in the
+    // middle of exec, which may be QEMU a moment later.
+    return IsZombie(proc_fd) ? QemuState::kNotRunning : QemuState::kUnknown;
+  }
   return CmdlineNamesGuest(*cmdline, domain_name) ? QemuState::kRunning : QemuState::kNotRunning;
 }
 

@@ -108,6 +108,16 @@ class FastTempDir {
   std::string path_;
 };
 
+// Version `n` of the blob: 1 MiB of one letter, so a torn file shows.
+constexpr std::size_t kBlobSize = 1 << 20;
+std::string Blob(unsigned n) {
+  return std::string(kBlobSize, static_cast<char>('a' + n % 26));
+}
+
+bool IsWholeBlob(const std::string& text) {
+  return text.size() == kBlobSize && text.find_first_not_of(text[0]) == std::string::npos;
+}
+
 constexpr char kNamespace[] = "6e9c8a2f-1111-4c1e-9a55-0123456789ab";
 
 TEST(ClaimConcurrencyTest, OneWinnerPerRoundAmongParallelProcesses) {
@@ -188,17 +198,23 @@ TEST(ClaimConcurrencyTest, OneWinnerPerRoundAmongParallelProcesses) {
 }
 
 // A writer that cycles through every kind of state write until killed,
-// reporting each finished step on `progress`.
+// reporting each finished step on `progress`. The blob step is the atomic
+// file layer alone with a large file, so that many kills land inside a
+// write (between the temp file's creation and the rename); the store steps
+// are mostly JSON work, where a kill leaves nothing half done.
 [[noreturn]] void WriterLoop(const ClaimStore& claims, const LayoutStore& layouts,
-                             const ClaimOwner& owner, const std::vector<std::string>& keys,
-                             LayoutRecord record, int progress) {
+                             const PrivateDir& blob_dir, const ClaimOwner& owner,
+                             const std::vector<std::string>& keys, LayoutRecord record,
+                             int progress) {
   for (unsigned iteration = 0;; ++iteration) {
     if (!claims.ClaimAll(owner, keys)) _exit(2);
     WriteByte(progress, 'c');
     record.domain_name = "vm-" + std::to_string(iteration);
     if (!layouts.Save(owner.uuid, record)) _exit(3);
     WriteByte(progress, 'l');
-    if (!claims.ReleaseAll(owner.uuid)) _exit(4);
+    if (!blob_dir.WriteAtomically("blob", Blob(iteration))) _exit(4);
+    WriteByte(progress, 'b');
+    if (!claims.ReleaseAll(owner.uuid)) _exit(5);
     WriteByte(progress, 'r');
   }
 }
@@ -228,12 +244,15 @@ TEST(ClaimCrashTest, SigkillWhileWritingLeavesReadableStateAndNoLock) {
     device.layout = {386ULL << 20, 128ULL << 10, 2ULL << 20, 384ULL << 20, true};
     record.devices.push_back(device);
   }
+  auto blob_dir = PrivateDir::Open(tmp.path() + "/blob", PrivateDir::Create::kYes);
+  ASSERT_TRUE(blob_dir.has_value()) << blob_dir.error().message;
   // A first version, so every trial also checks that an old file survives.
   ASSERT_TRUE(layouts.Save(writer.uuid, record).has_value());
+  ASSERT_TRUE(blob_dir->WriteAtomically("blob", Blob(0)).has_value());
 
   std::mt19937 random(20261126);
-  std::uniform_int_distribution<int> steps(0, 8);
-  std::uniform_int_distribution<int> jitter_us(0, 400);
+  std::uniform_int_distribution<int> steps(0, 10);
+  std::uniform_int_distribution<int> jitter_us(0, 2000);  // about one writer cycle
   unsigned temps_seen = 0;
   unsigned claims_left = 0;
   unsigned killed_running = 0;
@@ -247,7 +266,7 @@ TEST(ClaimCrashTest, SigkillWhileWritingLeavesReadableStateAndNoLock) {
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       close(progress[0]);
-      WriterLoop(claims, layouts, writer, keys, record, progress[1]);
+      WriterLoop(claims, layouts, *blob_dir, writer, keys, record, progress[1]);
     }
     close(progress[1]);
     // Let it finish a random number of steps, then kill it somewhere in the
@@ -283,8 +302,16 @@ TEST(ClaimCrashTest, SigkillWhileWritingLeavesReadableStateAndNoLock) {
         << "trial " << trial << ": " << (*layout_list)[0].problem;
     EXPECT_EQ((*layout_list)[0].record->devices.size(), kDevices);
 
-    const std::size_t temps =
-        CountTempFiles(run_dir + "/claims") + CountTempFiles(state_dir + "/layouts");
+    auto blob = blob_dir->ReadFile("blob", 2 * kBlobSize);
+    ASSERT_TRUE(blob.has_value() && blob->has_value());
+    ASSERT_TRUE(IsWholeBlob(**blob)) << "trial " << trial << ": torn blob";
+    auto blob_names = blob_dir->FileNames();
+    ASSERT_TRUE(blob_names.has_value());
+    EXPECT_EQ(*blob_names, std::vector<std::string>{"blob"});
+
+    const std::size_t temps = CountTempFiles(run_dir + "/claims") +
+                              CountTempFiles(state_dir + "/layouts") +
+                              CountTempFiles(blob_dir->path());
     if (temps > 0) ++temps_seen;
 
     // The next writers get in at once and sweep the dead writer's temp files.
@@ -301,6 +328,8 @@ TEST(ClaimCrashTest, SigkillWhileWritingLeavesReadableStateAndNoLock) {
     ASSERT_TRUE(layouts.Save(writer.uuid, record).has_value());
     EXPECT_EQ(CountTempFiles(run_dir + "/claims"), 0u) << "trial " << trial;
     EXPECT_EQ(CountTempFiles(state_dir + "/layouts"), 0u) << "trial " << trial;
+    // The blob dir has no store, hence no lock; nothing else writes there.
+    ASSERT_TRUE(blob_dir->RemoveTempFiles().has_value());
   }
   const double elapsed = std::chrono::duration<double>(steady_clock::now() - start).count();
   std::cout << "[ measured ] " << kTrials << " SIGKILLed writers (" << killed_running

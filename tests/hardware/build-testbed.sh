@@ -80,7 +80,10 @@ else
   fi
   [[ -n $kver_pkg ]] || die "no version for $kpkg"
 fi
-kdir=$testbed/kernel/${kpkg}_${kver_pkg//[:~]/_}
+# What is taken from the package; part of the cache key of the kernel dir.
+kernel_modules="libnvdimm nfit nd_btt nd_pmem dax_pmem device_dax kmem"
+kernel_recipe="v1 modules=$kernel_modules"
+kdir=$testbed/kernel/${kpkg}_${kver_pkg//[:~]/_}_$(sha256sum <<<"$kernel_recipe" | cut -c1-8)
 if [[ ! -f $kdir/.complete ]]; then
   note "kernel: preparing $kpkg $kver_pkg in $kdir"
   rm -rf -- "$kdir"
@@ -88,9 +91,11 @@ if [[ ! -f $kdir/.complete ]]; then
   if [[ -z $kernel_deb ]]; then
     # apt's _apt sandbox user cannot write into most build dirs; as root it
     # falls back to an unsandboxed download with a warning, which is fine.
-    (cd "$kdir/dl" && apt-get download -q "$kpkg=$kver_pkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2) ||
+    (cd "$kdir/dl" && apt-get download -q "$kpkg=$kver_pkg") >"$kdir/apt-download.log" 2>&1 || {
+      cat "$kdir/apt-download.log" >&2
       die "apt-get download $kpkg=$kver_pkg failed"
-    kernel_deb=$(ls "$kdir"/dl/*.deb 2>/dev/null | head -n 1)
+    }
+    kernel_deb=$(find "$kdir/dl" -maxdepth 1 -name '*.deb' | head -n 1)
     [[ -n $kernel_deb ]] || die "apt-get download $kpkg=$kver_pkg produced no .deb"
   fi
   dpkg-deb -x "$kernel_deb" "$kdir/root" || die "dpkg-deb -x $kernel_deb failed"
@@ -130,7 +135,8 @@ sys.exit("no xz or gzip stream in %s decompresses to an ELF" % sys.argv[1])
 PY
   # Module dependency closure of what the NVDIMM stack needs, in load order.
   depmod -b "$kdir/root" "$kver" || die "depmod -b $kdir/root $kver failed"
-  python3 - "$kdir/root/lib/modules/$kver" >"$kdir/modules.order" <<'PY' || die "module closure failed"
+  # shellcheck disable=SC2086 # one argument per module
+  python3 - "$kdir/root/lib/modules/$kver" $kernel_modules >"$kdir/modules.order" <<'PY' || die "module closure failed"
 import os, sys
 base = sys.argv[1]
 deps = {}
@@ -141,7 +147,7 @@ by_name = {}
 for path in deps:
     name = os.path.basename(path).split(".ko")[0].replace("-", "_")
     by_name[name] = path
-wanted = ["libnvdimm", "nfit", "nd_btt", "nd_pmem", "dax_pmem", "device_dax", "kmem"]
+wanted = sys.argv[2:]
 order = []
 def add(path):
     if path in order:
@@ -165,7 +171,7 @@ PY
   done
   depmod -b "$kdir/modules" "$kver" || die "depmod -b $kdir/modules $kver failed"
   echo "$kver" >"$kdir/kernel.version"
-  rm -rf -- "$kdir/root" "$kdir/dl"
+  rm -rf -- "$kdir/root" "$kdir/dl" "$kdir/apt-download.log"
   touch "$kdir/.complete"
 fi
 kver=$(cat "$kdir/kernel.version")
@@ -249,6 +255,12 @@ done
 [[ -n $bios ]] || die "bios-256k.bin not found under $qemu_prefix/share (install seabios)"
 add_file "$qemu_prefix/share/seabios/bios-256k.bin" "$bios"
 
+# The loader's search path as on the host (ldconfig -r reads it below).
+add_file /etc/ld.so.conf /etc/ld.so.conf
+for f in /etc/ld.so.conf.d/*.conf; do
+  [[ -f $f ]] && add_file "$f" "$f"
+done
+
 # ndctl/daxctl configuration (defaults only, no keys).
 for f in /etc/ndctl.conf.d/*.conf /etc/daxctl.conf.d/*.conf; do
   [[ -f $f ]] && add_file "$f" "$f"
@@ -284,16 +296,18 @@ add_file /etc/nvh/testbed.info "$stage/testbed.info"
 
 # The content key: the manifest with the sha256 of every file, plus this
 # script and the kernel.
+# Source paths are left out (staged files live in a temporary directory):
+# each file counts by its place in the image, its content and its mode.
+awk '$1 == "f" { print $3 }' "$manifest" | LC_ALL=C sort -u >"$stage/sources"
+xargs -d '\n' sha256sum <"$stage/sources" >"$stage/sums"
+xargs -d '\n' stat -c '%a %n' <"$stage/sources" >"$stage/modes"
 key=$({
   sha256sum "$self" | cut -d' ' -f1
-  echo "$kpkg $kver_pkg $kver"
-  LC_ALL=C sort "$manifest" | while read -r type dest src; do
-    if [[ $type == f ]]; then
-      echo "f $dest $(sha256sum "$src" | cut -d' ' -f1) $(stat -c %a "$src")"
-    else
-      echo "$type $dest $src"
-    fi
-  done
+  echo "$kpkg $kver_pkg $kver $kernel_recipe"
+  awk 'FILENAME == ARGV[1] { sum[$2] = $1; next }
+       FILENAME == ARGV[2] { mode[$2] = $1; next }
+       $1 == "f" { print "f", $2, sum[$3], mode[$3]; next }
+       { print }' "$stage/sums" "$stage/modes" "$manifest" | LC_ALL=C sort
 } | sha256sum | cut -d' ' -f1)
 
 initrd=$testbed/initramfs.cpio

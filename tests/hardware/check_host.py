@@ -13,20 +13,35 @@ import math
 import re
 import sys
 
-from testbed_log import BootLog
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from testbed_log import BootLog  # noqa: E402
 
 KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
 
-# What host-common.inc creates: name -> (mode, created size, ndctl align).
-EXPECTED = {
-    "dd1g": ("devdax", 3 * GiB, 1 * GiB),
-    "dd2m": ("devdax", 512 * MiB, 2 * MiB),
-    "fs0": ("fsdax", 640 * MiB, 2 * MiB),
-    "sec0": ("sector", 320 * MiB, 0),
-    "raw0": ("raw", 272 * MiB, 0),
-}
+# What host-common.inc creates: name -> (mode, created size, ndctl align),
+# from the guest's "NVH-FACT namespaces name:mode:size:align:selector ...".
+# fsdax gets ndctl's default align (2 MiB on x86_64).
+EXPECTED = {}
+
+
+def size_bytes(text):
+    m = re.match(r"^(\d+)([KMG]?)$", text)
+    if not m:
+        raise ValueError("not a size: %r" % text)
+    return int(m.group(1)) * {"": 1, "K": KiB, "M": MiB, "G": GiB}[m.group(2)]
+
+
+def load_expected(create):
+    values = create.fact_values("namespaces")
+    if len(values) != 1:
+        raise LookupError("host-create.sh reported %d 'namespaces' facts" % len(values))
+    for entry in values[0].split():
+        name, mode, size, align, _selector = entry.split(":")
+        if align == "-":
+            align = "2M" if mode == "fsdax" else "0"
+        EXPECTED[name] = (mode, size_bytes(size), size_bytes(align))
 
 # ndctl list -N -v keys nvdimmctl list --json mirrors under the same name.
 MIRRORED = ["dev", "mode", "map", "size", "uuid", "raw_uuid", "align", "blockdev", "name",
@@ -285,9 +300,6 @@ def parse_qemu_block(title, text, rc):
     }
 
 
-def label_bytes(text):
-    m = re.match(r"^(\d+)([KMG]?)$", text)
-    return int(m.group(1)) * {"": 1, "K": KiB, "M": MiB, "G": GiB}[m.group(2)]
 
 
 def check_nested(log, label, plans):
@@ -299,7 +311,7 @@ def check_nested(log, label, plans):
         if d is None:
             fail("%s nested %s: no plan" % (label, r["name"]))
             continue
-        D, Adev, L = d["device_size"], d["device_align"], label_bytes(r["label"])
+        D, Adev, L = d["device_size"], d["device_align"], size_bytes(r["label"])
         what = "%s nested QEMU %s %s: %s size=%d align=%s%s" % (label, r["name"], r["case"], r["path"], r["size"], fmt(r["align"]), r["extra"])
         err = " / ".join(r["stderr"]) or "(no stderr)"
         # DESIGN.md §3's model of QEMU + device DAX.
@@ -328,6 +340,16 @@ def main():
     if len(sys.argv) != 3:
         sys.exit("usage: check_host.py CREATE_LOG VERIFY_LOG")
     create, verify = BootLog(sys.argv[1]), BootLog(sys.argv[2])
+    load_expected(create)
+    devdax_aligns = {a for m, _, a in EXPECTED.values() if m == "devdax"}
+    expect({m for m, _, _ in EXPECTED.values()} == {"raw", "sector", "fsdax", "devdax"}
+           and {2 * MiB, 1 * GiB} <= devdax_aligns,
+           "the emulated host has namespaces of all four modes, devdax with 2 MiB and 1 GiB align: %s" % ", ".join(
+               "%s %s %s" % (n, m, fmt(s)) for n, (m, s, _) in EXPECTED.items()))
+    for log, label in ((create, "boot 1"), (verify, "boot 2")):
+        if log.boot and log.done:
+            print("# %s: kernel %s, /init at %s s, scenario done at %s s (guest uptime)" % (
+                label, log.boot.get("kernel"), log.boot.get("uptime"), log.done.get("uptime")))
     summary = {}
     for log, label in ((create, "boot 1"), (verify, "boot 2 (reboot)")):
         try:
@@ -340,7 +362,9 @@ def main():
                 expect(planned == set(EXPECTED), "%s: every namespace's plan was started in nested QEMU" % label,
                        "planned runs: %s" % sorted(planned))
             else:
-                expect({"dd1g", "dd2m"} <= planned, "%s: the devdax plans were started in nested QEMU" % label)
+                devdax = {n for n, (m, _, _) in EXPECTED.items() if m == "devdax"}
+                expect(devdax <= planned, "%s: the devdax plans were started in nested QEMU" % label,
+                       "planned runs: %s" % sorted(planned))
             summary[label] = (by_name, plans, runs)
         except (LookupError, ValueError, KeyError, TypeError) as e:
             fail("%s: %s: %s" % (label, type(e).__name__, e))

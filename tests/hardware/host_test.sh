@@ -23,6 +23,7 @@ command -v truncate >/dev/null || testbed_die "truncate not found"
 
 started=$SECONDS
 testbed_load "$build_dir"
+# shellcheck disable=SC2153 # set by testbed.env
 echo "# test bed: $KERNEL_PACKAGE $KERNEL_PACKAGE_VERSION, initramfs key ${TESTBED_KEY:0:12} ($((SECONDS - started)) s)"
 
 work=$build_dir/hardware/host
@@ -38,7 +39,7 @@ verify_ms=$TESTBED_BOOT_MS
 echo "# backing file $img: $(stat -c %s "$img") bytes, $(du -k "$img" | cut -f1) KiB allocated"
 
 set +e
-python3 "$here/check_host.py" "$work/create.log" "$work/verify.log"
+python3 -B "$here/check_host.py" "$work/create.log" "$work/verify.log"
 rc=$?
 set -e
 echo "# boot 1 (create) ${create_ms} ms, boot 2 (verify) ${verify_ms} ms, total $((SECONDS - started)) s"

@@ -17,6 +17,7 @@
 #   trap 'exit 130' INT TERM HUP
 #   start_session_libvirtd "$WORK"
 #   virsh_session define "$WORK/domain.xml"
+#   restart_session_libvirtd      # optional: daemon only, domains keep running
 #
 # Hooks: libvirtd reads the hook directory when it starts (or on SIGHUP). Put
 # them in "$WORK/etc-libvirt/hooks/qemu.d/" (seen as /etc/libvirt/hooks/qemu.d/)
@@ -189,8 +190,19 @@ start_session_libvirtd() {
   [[ -d /etc/libvirt/hooks/qemu.d ]] ||
     session_die "/etc/libvirt/hooks/qemu.d missing after the bind mount"
 
-  # Not daemonized (-d), so $! is libvirtd itself (setpriv and env exec).
-  session_as_user libvirtd >>"$SESSION_LOG" 2>&1 &
+  session_launch_libvirtd
+}
+
+# session_launch_libvirtd: starts libvirtd (set up by start_session_libvirtd)
+# and waits until it answers.
+session_launch_libvirtd() {
+  # Not daemonized (-d), and a simple command rather than a shell function,
+  # so that $! is libvirtd itself (bash forks once, setpriv and env exec):
+  # SIGTERM then reaches the daemon, not a subshell waiting for it.
+  local SESSION_ENV
+  session_env
+  setpriv --reuid="$SESSION_UID" --regid="$SESSION_GID" --clear-groups \
+    "${SESSION_ENV[@]}" libvirtd >>"$SESSION_LOG" 2>&1 &
   SESSION_LIBVIRTD_PID=$!
 
   local deadline=$((SECONDS + SESSION_LIBVIRTD_START_TIMEOUT)) started=$SECONDS
@@ -214,6 +226,22 @@ start_session_libvirtd() {
   session_note "session libvirtd pid $SESSION_LIBVIRTD_PID answers after $((SECONDS - started))s (uid $SESSION_UID, $SESSION_WORKDIR)"
 }
 
+# restart_session_libvirtd: stops only the daemon (SIGTERM; running domains,
+# their QEMU and virtlogd stay), then starts it again in the same namespace
+# with the same /etc/libvirt, hooks and XDG directories, and waits until it
+# answers. The new daemon reconnects to the running domains (the `reconnect`
+# hook op).
+restart_session_libvirtd() {
+  [[ -n $SESSION_WORKDIR && -n $SESSION_LIBVIRTD_PID ]] ||
+    session_die "restart_session_libvirtd: no session libvirtd is running"
+  local old=$SESSION_LIBVIRTD_PID
+  session_kill_pid "$old" libvirtd
+  ! kill -0 "$old" 2>/dev/null || session_die "restart_session_libvirtd: libvirtd (pid $old) did not exit"
+  SESSION_LIBVIRTD_PID=
+  session_note "session libvirtd pid $old stopped"
+  session_launch_libvirtd
+}
+
 # session_kill_pid PID NAME: SIGTERM, bounded wait, then SIGKILL.
 session_kill_pid() {
   local pid=$1 name=$2 i
@@ -223,13 +251,14 @@ session_kill_pid() {
   for ((i = 0; i < 100; i++)); do # 10 s
     kill -0 "$pid" 2>/dev/null || break
     # Reap it if it is our child (libvirtd) so kill -0 stops seeing a zombie.
-    wait "$pid" 2>/dev/null
+    # Its exit status (143 after SIGTERM) must not end a `set -e` caller.
+    wait "$pid" 2>/dev/null || true
     sleep 0.1
   done
   if kill -0 "$pid" 2>/dev/null; then
     session_note "$name (pid $pid) ignored SIGTERM for 10s: SIGKILL"
     kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null || true
   fi
   return 0
 }

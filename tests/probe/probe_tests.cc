@@ -5,6 +5,7 @@
 // `prepare` refuses a QEMU that measures differently, names it and both
 // numbers, reuses its cached measurement, forgets it when the binary changes,
 // and never leaves a process or a file behind.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>

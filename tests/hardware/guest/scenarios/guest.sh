@@ -48,7 +48,7 @@ for name in graw gfs0; do
   # The namespace's physical start relative to the region's: its offset in
   # the guest's NVDIMM (raw namespaces map it 1:1 to their block device).
   dev=$(ns_field $name dev)
-  nvh_fact "offset $name" "$(($(cat /sys/bus/nd/devices/$dev/resource) - $(cat $region/resource)))"
+  nvh_fact "offset $name" "$(($(cat "/sys/bus/nd/devices/$dev/resource") - $(cat $region/resource)))"
 done
 
 if [ "$phase" = setup ]; then

@@ -6,6 +6,7 @@
 . /nvh/lib.sh
 . /nvh/scenarios/host-common.inc
 
+nvh_fact namespaces "$NVH_NAMESPACES"
 nvh_wait_region || exit 1
 nvh_data "ndctl-before" ndctl list -RDN -v
 
@@ -14,7 +15,7 @@ nvh_check "ndctl init-labels -f -V 1.2 nmem0" ndctl init-labels -f -V 1.2 nmem0 
 nvh_check "ndctl enable-region region0" ndctl enable-region region0 || exit 1
 
 for entry in $NVH_NAMESPACES; do
-  IFS=: read -r name mode size align selector <<EOT
+  IFS=: read -r name mode size align _ <<EOT
 $entry
 EOT
   set -- ndctl create-namespace -r region0 -m "$mode" -s "$size" -n "$name"
@@ -35,7 +36,7 @@ nvh_data "iomem" grep -iE 'persistent|namespace|dax|pfn|btt' /proc/iomem
 
 # Markers at offset 0 of the block-device namespaces, read back after the
 # reboot (and after the nested QEMU runs below, which must not touch them).
-for name in fs0 sec0 raw0; do
+for name in $(block_names); do
   dev=/dev/$(ns_field "$name" blockdev)
   printf 'NVH-MARK %s %s\n' "$name" "$(ns_field "$name" uuid)" >/run/nvh/mark
   if dd if=/run/nvh/mark of="$dev" bs=4096 count=1 conv=sync,fsync 2>/run/nvh/dd.err; then
@@ -56,7 +57,7 @@ done
 nested_planned raw0 prealloc
 
 M=1048576
-for name in dd1g dd2m; do
+for name in $(devdax_names); do
   f=/run/nvh/plan-$name.json
   path=$(nvh_json_field path <"$f")
   S=$(nvh_json_field target_size <"$f")
@@ -64,7 +65,10 @@ for name in dd1g dd2m; do
   A=$(nvh_json_field align_size <"$f")
   Adev=$(nvh_json_field device_align <"$f")
   D=$(nvh_json_field device_size <"$f")
-  [ -n "$S" ] && [ -n "$Adev" ] || continue
+  if [ -z "$S" ] || [ -z "$Adev" ]; then
+    nvh_fail "no plan for $name: no nested QEMU variants"
+    continue
+  fi
   # One step of libvirt's 2 MiB grid below the plan (not an Adev multiple
   # when Adev > 2 MiB), one page below it, one device alignment above it.
   nested "$name" minus-2m "$path" $((S - 2 * M)) "$A" "$L" ,pmem=on

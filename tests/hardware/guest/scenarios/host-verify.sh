@@ -7,16 +7,17 @@
 nvh_wait_region || exit 1
 # The namespaces come up asynchronously after the region: wait for the last
 # created one's device nodes.
-five_devices() {
-  [ "$(ls -d /sys/bus/dax/devices/dax* /sys/class/block/pmem* 2>/dev/null | wc -l)" -ge 5 ]
+all_devices() {
+  [ "$(ls -d /sys/bus/dax/devices/dax* /sys/class/block/pmem* 2>/dev/null | wc -l)" -ge \
+    "$(echo "$NVH_NAMESPACES" | wc -w)" ]
 }
-nvh_wait "the five namespaces' devices are back" 60 five_devices
+nvh_wait "every namespace's device is back" 60 all_devices
 
 nvh_data "ndctl-list" ndctl list -N -v -c
 nvh_data "nvdimmctl-list" nvdimmctl list --json
 nvh_data "devices" nvh_devices
 
-for name in fs0 sec0 raw0; do
+for name in $(block_names); do
   dev=/dev/$(ns_field "$name" blockdev)
   want="NVH-MARK $name $(ns_field "$name" uuid)"
   got=$(dd if="$dev" bs=4096 count=1 2>/dev/null | head -n 1)
@@ -24,7 +25,7 @@ for name in fs0 sec0 raw0; do
 done
 
 plan_all
-for name in dd1g dd2m; do
+for name in $(devdax_names); do
   nested_planned "$name"
 done
 nvh_data "dmesg" dmesg
