@@ -133,15 +133,6 @@ HookOutcome Guard::Prepare(const Domain& domain, bool take_claims) {
     return Refuse(domain, op, why);
   }
 
-  if (parts_.config.probe == ProbeMode::kOff) {
-    Log(Severity::kWarning,
-        "domain '" + domain.name + "': probe = off: QEMU's own NVDIMM layout is not verified");
-  } else if (parts_.verify_layout) {
-    if (auto verified = parts_.verify_layout(domain, *plan); !verified) {
-      return Refuse(domain, op, verified.error().message);
-    }
-  }
-
   const ClaimOwner owner{domain.uuid, domain.name};
   if (take_claims) {
     auto claimed = parts_.claims->ClaimAll(owner, ClaimKeys(*plan));
@@ -166,6 +157,17 @@ HookOutcome Guard::Prepare(const Domain& domain, bool take_claims) {
       }
     }
   }
+  // After the claim, so a domain that may not have the namespace never costs
+  // a QEMU launch; a refusal here is followed by libvirt's `release`.
+  if (parts_.config.probe == ProbeMode::kOff) {
+    Log(Severity::kWarning,
+        "domain '" + domain.name + "': probe = off: QEMU's own NVDIMM layout is not verified");
+  } else if (parts_.verify_layout) {
+    if (auto verified = parts_.verify_layout(domain, *plan); !verified) {
+      return Refuse(domain, op, verified.error().message);
+    }
+  }
+
   Log(Severity::kInfo,
       "domain '" + domain.name + "' " + op + ": allowed: " + DescribeDevices(*plan));
   return {};

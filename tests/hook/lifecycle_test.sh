@@ -6,6 +6,9 @@
 #
 #   lifecycle_test.sh BUILD_DIR SOURCE_DIR
 #
+# The hook runs with probe = auto: prepare measures the layout with the
+# domain's own QEMU (cached in the hook's state dir).
+#
 # One daemon, scenarios in sequence (each builds on the state the one before
 # left):
 #   1. attach + start: QEMU reports the planned guest size; status shows the claim
@@ -123,7 +126,7 @@ run-dir = $work/hook-run
 state-dir = $work/hook-state
 libvirt-run-dir = $work/runtime/libvirt/qemu/run
 claim-grace = 300
-probe = off
+probe = auto
 EOF
   chmod 0644 "$conf.tmp"
   mv "$conf.tmp" "$conf"
@@ -304,6 +307,10 @@ expect_eq "$A state" "$(state_of "$A")" running
 for op in "prepare begin" "start begin" "started begin"; do
   expect_call "$A start" "$mark" "$A $op - rc=0"
 done
+# probe = auto: prepare measured the layout with the domain's own QEMU.
+[[ -s $work/hook-state/probe-cache.json ]] ||
+  fail "no probe cache $work/hook-state/probe-cache.json after prepare with probe = auto"
+ok "prepare ran the QEMU layout probe (probe-cache.json in the state dir)"
 expect_eq "$A guest NVDIMM size (QMP query-memory-devices) == plan guest_size" \
   "$(qmp_guest_size "$A")" "$guest_a"
 status
