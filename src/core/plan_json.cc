@@ -19,6 +19,8 @@ nlohmann::ordered_json PlanToJson(const Plan& plan) {
                        {"guest_size", d.layout.guest_size},
                        {"node", d.node},
                        {"pmem", d.layout.pmem},
+                       // libvirt adds prealloc=on to every memory backend without pmem=on.
+                       {"prealloc", !d.layout.pmem},
                        {"annotated", d.request.has_value()}});
   }
   return {
