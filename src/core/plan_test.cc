@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "core/plan_testing.h"
+
 namespace nvh {
 namespace {
 
@@ -168,13 +170,7 @@ TEST(PlanDiff, EmptyWhenTheDomainMatches) {
   auto plan = MakePlan(d, Inventory());
   ASSERT_TRUE(plan);
   EXPECT_FALSE(DiffAgainstPlan(d, *plan).empty());
-  // Apply the plan by hand, as the rewrite does.
-  d.memory_devices.push_back(plan->devices[0].Device());
-  d.max_memory = plan->prerequisites.max_memory;
-  d.max_memory_slots = plan->prerequisites.max_memory_slots;
-  d.numa_cells = {*plan->prerequisites.add_numa_cell};
-  d.acpi = true;
-  d.memory = plan->prerequisites.memory;
+  d = testing_support::ApplyPlanByHand(d, *plan);
   auto again = MakePlan(d, Inventory());
   ASSERT_TRUE(again) << again.error().message;
   EXPECT_EQ(DiffAgainstPlan(d, *again), std::vector<std::string>{});

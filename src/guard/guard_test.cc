@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/plan_testing.h"
 #include "guard/relevance.h"
 #include "util/scoped_temp_dir.h"
 
@@ -45,13 +46,7 @@ Domain PlannedDomain(const std::string& name, const std::string& uuid, const Hos
   d.annotation = Annotation{{NvdimmRequest{SelectorKind::kUuid, inv[0].uuid, {}, {}}}};
   auto plan = MakePlan(d, inv);
   EXPECT_TRUE(plan) << plan.error().message;
-  d.memory_devices.push_back(plan->devices[0].Device());
-  d.max_memory = plan->prerequisites.max_memory;
-  d.max_memory_slots = plan->prerequisites.max_memory_slots;
-  d.numa_cells = {*plan->prerequisites.add_numa_cell};
-  d.acpi = true;
-  d.memory = plan->prerequisites.memory;
-  return d;
+  return plan ? testing_support::ApplyPlanByHand(d, *plan) : d;
 }
 
 class GuardTest : public testing::Test {
