@@ -33,8 +33,11 @@ cat "$tmp/install.log"
 # the compression suffix rpm's brp-compress may add.
 strip_man() { sed -E 's,^(/usr/share/man/man[0-9]/[^\t]+)\.(gz|bz2|xz|zst)\t,\1\t,'; }
 (cd "$dest" && find . ! -type d -printf '/%P\t%M\t%l\n') | strip_man | sort >"$tmp/cmake.files"
+# rpm's %doc and %license files (README, LICENSE) are rpm's own business:
+# they have no place in a `cmake --install`.
+rpm_only='^/usr/lib/\.build-id|^/usr/share/(doc|licenses)/'
 rpm -qp --qf '[%{FILENAMES}\t%{FILEMODES:perms}\t%{FILELINKTOS}\n]' "${main[0]}" |
-  grep -v '^/usr/lib/\.build-id' | awk -F'\t' '$2 !~ /^d/' | strip_man | sort >"$tmp/rpm.files"
+  grep -Ev "$rpm_only" | awk -F'\t' '$2 !~ /^d/' | strip_man | sort >"$tmp/rpm.files"
 echo "== cmake --install (prefix /usr)"; cat "$tmp/cmake.files"
 echo "== rpm -qlp"; cat "$tmp/rpm.files"
 if diff -u "$tmp/rpm.files" "$tmp/cmake.files"; then
@@ -48,7 +51,7 @@ while IFS=$'\t' read -r path perms; do
   actual=$(stat -c '%A' "$dest$path" 2>/dev/null || echo missing)
   check "directory $path: $perms" test "$actual" = "$perms"
 done < <(rpm -qp --qf '[%{FILENAMES}\t%{FILEMODES:perms}\n]' "${main[0]}" |
-           grep -v '^/usr/lib/\.build-id' | awk -F'\t' '$2 ~ /^d/')
+           grep -Ev "$rpm_only" | awk -F'\t' '$2 ~ /^d/')
 
 check "hook link resolves to the installed hook inside DESTDIR" \
   test "$(readlink -f "$dest/etc/libvirt/hooks/qemu.d/50-nvdimm-hook")" = \
