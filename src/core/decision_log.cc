@@ -2,6 +2,8 @@
 
 #include <syslog.h>
 
+#include <iostream>
+
 namespace nvh {
 namespace {
 
@@ -34,9 +36,17 @@ void SyslogDecisionLog::Record(Severity severity, std::string_view line) {
   syslog(Priority(severity), "%.*s", static_cast<int>(line.size()), line.data());
 }
 
+std::string_view SeverityName(Severity severity) {
+  static constexpr std::string_view kNames[] = {"info", "notice", "warning", "error"};
+  return kNames[static_cast<int>(severity)];
+}
+
+void StderrDecisionLog::Record(Severity severity, std::string_view line) {
+  std::cerr << SeverityName(severity) << ": " << line << "\n";
+}
+
 void MemoryDecisionLog::Record(Severity severity, std::string_view line) {
-  static constexpr const char* kNames[] = {"info", "notice", "warning", "error"};
-  lines_.push_back(std::string(kNames[static_cast<int>(severity)]) + ": " + std::string(line));
+  lines_.push_back(std::string(SeverityName(severity)) + ": " + std::string(line));
 }
 
 }  // namespace nvh

@@ -27,6 +27,12 @@ class SyslogDecisionLog final : public DecisionLog {
   void Record(Severity severity, std::string_view line) override;
 };
 
+// For interactive commands: each line on stderr, prefixed with its severity.
+class StderrDecisionLog final : public DecisionLog {
+ public:
+  void Record(Severity severity, std::string_view line) override;
+};
+
 // Keeps lines in memory; for tests.
 class MemoryDecisionLog final : public DecisionLog {
  public:

@@ -27,7 +27,8 @@ struct PlannedDevice {
 };
 
 // What libvirt needs besides the devices to start the domain at all
-// (libvirt qemuDomainDefValidateMemoryHotplug, FACTS.md).
+// (libvirt qemuDomainDefValidateMemoryHotplug; "memory hotplug is not
+// enabled: missing acpi device" at start without <acpi/>).
 struct Prerequisites {
   std::uint64_t memory = 0;                     // <memory>: initial + every memory device
   std::optional<std::uint64_t> current_memory;  // set when it must follow <memory>

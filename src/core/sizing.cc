@@ -10,7 +10,7 @@
 //  * libvirt, x86_64/aarch64: qemuDomainMemoryDeviceAlignSize()
 //    (src/qemu/qemu_domain.c) rounds every memory device's size UP to
 //    qemuDomainGetMemoryModuleSizeAlignment() = 2 MiB at each fresh start,
-//    after the `prepare` hook (FACTS.md saw it). A target that is not already
+//    after the `prepare` hook (seen in the libvirt tests). A target that is not already
 //    a 2 MiB multiple grows, past the end of the namespace if it is full.
 //  * libvirt, ppc64: qemuDomainNVDimmAlignSizePseries() replaces S by
 //    alignDown(S - L, 256 MiB) + L and refuses S < 256 MiB + L.

@@ -78,9 +78,6 @@ HookOutcome Guard::Run(const HookInvocation& call, const Domain& domain) {
   if (call.op == "migrate" || call.op == "restore") return RefuseMove(call.op, domain);
   if (call.op == "reconnect") return Reconnect(domain);
   if (call.op == "stopped" || call.op == "release") return Release(call.op, domain);
-  if (call.op == "started") {
-    Log(Severity::kInfo, "domain '" + domain.name + "' started");
-  }
   return {};
 }
 
@@ -174,8 +171,9 @@ HookOutcome Guard::Prepare(const Domain& domain, bool take_claims) {
 }
 
 HookOutcome Guard::Start(const Domain& domain) {
-  // libvirt has applied its own size adjustments by now (FACTS.md: rounded
-  // up to 2 MiB after `prepare`); QEMU does not exist yet.
+  // libvirt has applied its own size adjustments by now
+  // (qemuDomainMemoryDeviceAlignSize runs after the prepare hook); QEMU does
+  // not exist yet.
   auto plan = PlanFor(domain);
   if (!plan) return Refuse(domain, "start", plan.error().message);
   if (plan->devices.empty()) return {};
@@ -202,7 +200,8 @@ HookOutcome Guard::RefuseMove(const std::string& op, const Domain& domain) {
   if (!domain.annotation || domain.annotation->entries.empty()) {
     // Only an nvdimm on some /dev node: pinned only if it is a host namespace.
     auto plan = PlanFor(domain);
-    if (plan && plan->devices.empty()) return {};
+    if (!plan) return Refuse(domain, op, plan.error().message);
+    if (plan->devices.empty()) return {};
   }
   if (op == "migrate") {
     return Refuse(domain, op,

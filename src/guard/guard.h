@@ -55,8 +55,8 @@ class Guard {
   // for domains that do not concern us.
   HookOutcome Run(const HookInvocation& call, const Domain& domain);
 
-  // What `prepare` would decide, taking no claims and recording nothing
-  // (`nvdimmctl check`).
+  // What `prepare` would decide, taking no claims and writing no layout
+  // record (`nvdimmctl check`); the QEMU probe may run and fill its cache.
   HookOutcome Check(const Domain& domain);
 
  private:

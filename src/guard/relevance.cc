@@ -3,8 +3,10 @@
 namespace nvh {
 
 bool IsGuardedOperation(std::string_view op) {
+  // `started` is not here: its guest already runs and a refusal would only
+  // kill it; there is nothing to decide.
   for (std::string_view guarded :
-       {"prepare", "start", "started", "migrate", "restore", "reconnect", "stopped", "release"}) {
+       {"prepare", "start", "migrate", "restore", "reconnect", "stopped", "release"}) {
     if (op == guarded) return true;
   }
   return false;
@@ -14,12 +16,23 @@ bool MayConcernNvdimm(std::string_view domain_xml) {
   return domain_xml.find("nvdimm") != std::string_view::npos;
 }
 
+bool HasNvdimmWork(const Domain& domain) {
+  if (domain.annotation && !domain.annotation->entries.empty()) return true;
+  for (const MemoryDevice& device : domain.memory_devices) {
+    if (device.model == "nvdimm") return true;
+  }
+  return false;
+}
+
 Relevance Classify(const Domain& domain, std::string_view device_dir) {
   if (domain.annotation && !domain.annotation->entries.empty()) return Relevance::kAnnotated;
   std::string prefix(device_dir);
   if (prefix.empty() || prefix.back() != '/') prefix += '/';
   for (const MemoryDevice& device : domain.memory_devices) {
-    if (device.model == "nvdimm" && device.source_path.starts_with(prefix)) {
+    // Namespace nodes are direct children (/dev/dax0.0, /dev/pmem1s); files
+    // in /dev/shm or /dev/hugepages are plain memory, not ours.
+    if (device.model == "nvdimm" && device.source_path.starts_with(prefix) &&
+        device.source_path.find('/', prefix.size()) == std::string::npos) {
       return Relevance::kDevice;
     }
   }

@@ -23,6 +23,9 @@ enum class Relevance {
   kDevice,     // an nvdimm whose source is a device node: maybe a host namespace
 };
 
+// An annotation or any nvdimm device: the config is worth reading.
+bool HasNvdimmWork(const Domain& domain);
+
 // `device_dir` is where host namespace nodes live (/dev, or a test's).
 Relevance Classify(const Domain& domain, std::string_view device_dir);
 

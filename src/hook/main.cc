@@ -3,6 +3,7 @@
 // stdin. Thin: the fast path, then config and state, then the Guard decides.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <iostream>
 #include <string>
@@ -21,7 +22,8 @@ constexpr int kRefuse = 1;
 constexpr int kUsage = 2;
 
 // Drains stdin completely (libvirt writes the whole XML and may block on a
-// full pipe otherwise), up to the XML size limit plus one byte.
+// full pipe otherwise), keeping at most the XML size limit plus one byte (so
+// the parser can say the input is too large).
 std::string ReadStdin() {
   std::string text;
   char buffer[65536];
@@ -32,7 +34,9 @@ std::string ReadStdin() {
       if (errno == EINTR) continue;
       break;
     }
-    if (text.size() <= nvh::kMaxDomainXmlBytes) text.append(buffer, static_cast<std::size_t>(n));
+    const std::size_t room =
+        nvh::kMaxDomainXmlBytes + 1 - std::min(text.size(), nvh::kMaxDomainXmlBytes + 1);
+    text.append(buffer, std::min(room, static_cast<std::size_t>(n)));
   }
   return text;
 }
@@ -61,14 +65,15 @@ int main(int argc, char** argv) {
     // ours to block.
     log.Record(nvh::Severity::kWarning,
                "domain '" + call.domain_name + "' " + call.op + ": " + domain.error().message);
-    if (MayRefuse(call.op) &&
-        domain.error().message.find("urn:nvdimm-hook:1") != std::string::npos) {
+    // A broken annotation of ours must not switch the guard off.
+    if (MayRefuse(call.op) && call.xml.find(nvh::kAnnotationUri) != std::string::npos) {
       std::cerr << "nvdimm-hook: " << domain.error().message << "\n";
       return kRefuse;
     }
     return kAllow;
   }
 
+  if (!nvh::HasNvdimmWork(*domain)) return kAllow;  // "nvdimm" was only in some text
   auto config = nvh::LoadHookConfig();
   const std::string device_dir = config ? config->device_dir : "/dev";
   if (nvh::Classify(*domain, device_dir) == nvh::Relevance::kNone) return kAllow;

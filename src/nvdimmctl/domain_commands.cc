@@ -87,30 +87,48 @@ NvdimmRequest RequestFor(const std::string& selector) {
   return request;
 }
 
-Result<Plan> PlanWith(const Domain& domain, const InventoryOptions& inventory) {
-  auto namespaces = inventory.Open()->List();
-  if (!namespaces) return std::unexpected(namespaces.error());
-  return MakePlan(domain, *namespaces);
+Result<HostNamespaces> ListNamespaces(const InventoryOptions& inventory) {
+  return inventory.Open()->List();
 }
 
-// Plans, rewrites and defines; prints each change. Nothing is defined when
-// planning fails.
-int RewriteAndDefine(const LibvirtConnection& connection, Definition& definition,
-                     const InventoryOptions& inventory) {
+// Plans from the definition as it now stands, rewrites and defines it; prints
+// each change. Nothing is defined when planning fails.
+Result<Plan> RewriteAndDefine(const LibvirtConnection& connection, Definition& definition,
+                              const HostNamespaces& namespaces) {
   auto reread = definition.xml.Read();
-  if (!reread) return Refuse(reread.error());
-  auto plan = PlanWith(*reread, inventory);
-  if (!plan) return Refuse(plan.error());
+  if (!reread) return std::unexpected(reread.error());
+  auto plan = MakePlan(*reread, namespaces);
+  if (!plan) return std::unexpected(plan.error());
   const auto changes = definition.xml.Apply(*plan);
   if (auto defined = connection.Define(definition.xml.Serialize()); !defined) {
-    return Refuse(defined.error());
+    return std::unexpected(defined.error());
   }
   for (const std::string& change : changes) std::cout << "changed: " << change << "\n";
   for (const PlannedDevice& d : plan->devices) {
     std::cout << d.path << " (" << d.host.dev << "): target " << FormatSize(d.layout.target_size)
               << ", guest " << FormatSize(d.layout.guest_size) << ", node " << d.node << "\n";
   }
-  return kExitOk;
+  return plan;
+}
+
+// A domain that has started before has a layout record; a namespace attached
+// since is new to it, not a change of the others. Only devices the record
+// does not know are added: a changed one still needs `sync`.
+void RecordAttachedDevices(const Domain& domain, const Plan& plan) {
+  auto config = LoadConfig();
+  if (!config) return;
+  const LayoutStore layouts(config->state_dir);
+  auto record = layouts.Load(domain.uuid);
+  if (!record || !*record) return;
+  LayoutRecord updated = **record;
+  for (const LayoutDevice& device : RecordFromPlan(plan, domain.uuid, domain.name).devices) {
+    const bool known = std::any_of(updated.devices.begin(), updated.devices.end(),
+                                   [&](const LayoutDevice& d) { return d.key == device.key; });
+    if (!known) updated.devices.push_back(device);
+  }
+  if (auto saved = layouts.Save(domain.uuid, updated); !saved) {
+    std::cerr << "nvdimmctl: warning: layout record not updated: " << saved.error().message << "\n";
+  }
 }
 
 int Attach(const std::vector<std::string>& args) {
@@ -135,12 +153,12 @@ int Attach(const std::vector<std::string>& args) {
   if (!connection) return Refuse(connection.error());
   auto definition = ReadDefinition(*connection, o.domain);
   if (!definition) return Refuse(definition.error());
+  auto namespaces = ListNamespaces(o.inventory);
+  if (!namespaces) return Refuse(namespaces.error());
   // ndctl names and device nodes are renumbered across host reboots (the
   // kernel orders namespaces by start address); the uuid is what stays. Pin
   // the entry to it whenever the namespace has one.
   if (request.kind != SelectorKind::kUuid) {
-    auto namespaces = o.inventory.Open()->List();
-    if (!namespaces) return Refuse(namespaces.error());
     for (const HostNamespace& ns : *namespaces) {
       const bool named = request.kind == SelectorKind::kNamespace
                              ? ns.dev == request.value
@@ -150,19 +168,24 @@ int Attach(const std::vector<std::string>& args) {
                   << "; annotating by uuid, which survives host reboots\n";
         request.kind = SelectorKind::kUuid;
         request.value = ns.uuid;
+        break;
       }
     }
   }
   Annotation annotation = definition->domain.annotation.value_or(Annotation{});
-  for (const NvdimmRequest& existing : annotation.entries) {
-    if (existing.kind == request.kind && existing.value == request.value) {
-      std::cout << "domain '" << o.domain << "' already has " << DescribeSelector(request) << "\n";
-      return RewriteAndDefine(*connection, *definition, o.inventory);
-    }
+  const bool known = std::any_of(
+      annotation.entries.begin(), annotation.entries.end(),
+      [&](const NvdimmRequest& r) { return r.kind == request.kind && r.value == request.value; });
+  if (known) {
+    std::cout << "domain '" << o.domain << "' already has " << DescribeSelector(request) << "\n";
+  } else {
+    annotation.entries.push_back(request);
+    definition->xml.SetAnnotation(annotation);
   }
-  annotation.entries.push_back(request);
-  definition->xml.SetAnnotation(annotation);
-  return RewriteAndDefine(*connection, *definition, o.inventory);
+  auto plan = RewriteAndDefine(*connection, *definition, *namespaces);
+  if (!plan) return Refuse(plan.error());
+  RecordAttachedDevices(definition->domain, *plan);
+  return kExitOk;
 }
 
 int Detach(const std::vector<std::string>& args) {
@@ -174,34 +197,38 @@ int Detach(const std::vector<std::string>& args) {
   if (!connection) return Refuse(connection.error());
   auto definition = ReadDefinition(*connection, o.domain);
   if (!definition) return Refuse(definition.error());
+  auto namespaces = ListNamespaces(o.inventory);
+  if (!namespaces) return Refuse(namespaces.error());
+  // The plan of the definition as it is tells which device and namespace an
+  // entry made; it may fail (a namespace gone from the host): then only a
+  // literal match and a path selector are known.
+  const auto plan = MakePlan(definition->domain, *namespaces);
   Annotation annotation = definition->domain.annotation.value_or(Annotation{});
   auto entry = std::find_if(
       annotation.entries.begin(), annotation.entries.end(),
       [&](const NvdimmRequest& r) { return r.kind == wanted.kind && r.value == wanted.value; });
-  if (entry == annotation.entries.end() && wanted.kind != SelectorKind::kUuid) {
-    // attach stores uuids: find the entry whose namespace the selector names.
-    if (auto plan = PlanWith(definition->domain, o.inventory)) {
-      for (const PlannedDevice& d : plan->devices) {
-        const bool named = wanted.kind == SelectorKind::kNamespace ? d.host.dev == wanted.value
-                                                                   : d.path == wanted.value;
-        if (!named || !d.request) continue;
-        entry = std::find(annotation.entries.begin(), annotation.entries.end(), *d.request);
-      }
+  const PlannedDevice* device = nullptr;
+  if (plan) {
+    for (const PlannedDevice& d : plan->devices) {
+      if (!d.request) continue;
+      const bool named =
+          entry != annotation.entries.end()
+              ? *d.request == *entry
+              : (wanted.kind == SelectorKind::kNamespace && d.host.dev == wanted.value) ||
+                    (wanted.kind == SelectorKind::kPath && d.path == wanted.value);
+      if (named) device = &d;
+    }
+    // attach stores uuids: the entry a name or path selector means.
+    if (entry == annotation.entries.end() && device != nullptr) {
+      entry = std::find(annotation.entries.begin(), annotation.entries.end(), *device->request);
     }
   }
   if (entry == annotation.entries.end()) {
     return Refuse(Error{ErrorKind::kNotFound, "domain '" + o.domain + "' has no entry " +
                                                   DescribeSelector(wanted) + " to detach"});
   }
-  // Which device the entry made: resolved through the inventory, or the path
-  // itself when the namespace is gone from the host.
-  const NvdimmRequest detached = *entry;
-  std::string path = wanted.kind == SelectorKind::kPath ? wanted.value : "";
-  if (auto plan = PlanWith(definition->domain, o.inventory)) {
-    for (const PlannedDevice& d : plan->devices) {
-      if (d.request && *d.request == detached) path = d.path;
-    }
-  }
+  const std::string path =
+      device ? device->path : (wanted.kind == SelectorKind::kPath ? wanted.value : "");
   annotation.entries.erase(entry);
   definition->xml.SetAnnotation(annotation);
   const bool removed = !path.empty() && definition->xml.RemoveNvdimm(path);
@@ -210,36 +237,43 @@ int Detach(const std::vector<std::string>& args) {
   }
   std::cout << "detached " << DescribeSelector(wanted) << " from domain '" << o.domain << "'"
             << (removed ? ", removed nvdimm " + path : std::string()) << "\n";
+  if (!removed) {
+    std::cerr << "nvdimmctl: warning: no nvdimm device removed"
+              << (plan ? std::string() : " (" + plan.error().message + ")")
+              << "; remove it by hand if the domain still has one\n";
+  }
   // The namespace is no longer this guest's: forget its layout, so the next
   // start does not report it as removed.
   auto config = LoadConfig();
-  if (config && removed) {
-    LayoutStore layouts(config->state_dir);
-    if (auto record = layouts.Load(definition->domain.uuid); record && *record) {
-      LayoutRecord kept = **record;
-      std::erase_if(kept.devices, [&](const LayoutDevice& d) { return d.path == path; });
-      if (kept.devices.empty()) {
-        (void)layouts.Remove(definition->domain.uuid);
-      } else {
-        (void)layouts.Save(definition->domain.uuid, kept);
-      }
+  if (!config) return kExitOk;
+  const LayoutStore layouts(config->state_dir);
+  auto record = layouts.Load(definition->domain.uuid);
+  if (!record || !*record) return kExitOk;
+  LayoutRecord kept = **record;
+  std::erase_if(kept.devices, [&](const LayoutDevice& d) {
+    return device ? d.key == device->host.IdentityKey() : d.path == path;
+  });
+  std::optional<Error> failed;
+  if (kept.devices.empty()) {
+    if (auto removed_record = layouts.Remove(definition->domain.uuid); !removed_record) {
+      failed = removed_record.error();
     }
+  } else if (auto saved = layouts.Save(definition->domain.uuid, kept); !saved) {
+    failed = saved.error();
+  }
+  if (failed) {
+    std::cerr << "nvdimmctl: warning: layout record not updated: " << failed->message << "\n";
   }
   return kExitOk;
 }
 
 int Sync(const std::vector<std::string>& args) {
   DomainOptions o;
+  bool accept = false;
   auto options = o.Describe("nvdimmctl sync DOMAIN [--accept-layout-change] [options]", false);
-  options.add_options()("accept-layout-change",
+  options.add_options()("accept-layout-change", po::bool_switch(&accept),
                         "accept a namespace or layout that changed since the last start");
-  po::positional_options_description positional;
-  positional.add("domain", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
-  po::notify(vm);
-  if (o.domain.empty()) throw po::error("a DOMAIN argument is required");
-  const bool accept = vm.count("accept-layout-change") > 0;
+  o.Parse(args, options, false);
 
   auto config = LoadConfig();
   if (!config) return Refuse(config.error());
@@ -247,10 +281,12 @@ int Sync(const std::vector<std::string>& args) {
   if (!connection) return Refuse(connection.error());
   auto definition = ReadDefinition(*connection, o.domain);
   if (!definition) return Refuse(definition.error());
-  auto plan = PlanWith(definition->domain, o.inventory);
+  auto namespaces = ListNamespaces(o.inventory);
+  if (!namespaces) return Refuse(namespaces.error());
+  auto plan = MakePlan(definition->domain, *namespaces);
   if (!plan) return Refuse(plan.error());
 
-  LayoutStore layouts(config->state_dir);
+  const LayoutStore layouts(config->state_dir);
   auto record = layouts.Load(definition->domain.uuid);
   if (!record) return Refuse(record.error());
   const LayoutRecord now = RecordFromPlan(*plan, definition->domain.uuid, definition->domain.name);
@@ -265,8 +301,9 @@ int Sync(const std::vector<std::string>& args) {
       return kExitRefused;
     }
   }
-  const int defined = RewriteAndDefine(*connection, *definition, o.inventory);
-  if (defined != kExitOk) return defined;
+  if (auto defined = RewriteAndDefine(*connection, *definition, *namespaces); !defined) {
+    return Refuse(defined.error());
+  }
   if (!changes.empty()) {
     if (auto saved = layouts.Save(definition->domain.uuid, now); !saved) {
       return Refuse(saved.error());
@@ -288,7 +325,8 @@ int Check(const std::vector<std::string>& args) {
   if (!connection) return Refuse(connection.error());
   auto definition = ReadDefinition(*connection, o.domain);
   if (!definition) return Refuse(definition.error());
-  Guard guard(PartsFromConfig(*config, nullptr));
+  StderrDecisionLog log;  // probe warnings, probe = off
+  Guard guard(PartsFromConfig(*config, &log));
   const HookOutcome outcome = guard.Check(definition->domain);
   if (outcome.exit_code != 0) {
     std::cerr << outcome.user_message;
