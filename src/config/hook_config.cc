@@ -14,13 +14,14 @@ Result<HookConfig> Parse(std::istream& in, const std::string& path) {
   config.source = path;
   std::string probe = "auto";
   long long grace = config.claim_grace.count();
+  long long probe_timeout = config.probe_timeout.count();
   std::vector<std::string> run_dirs;
   po::options_description options;
   options.add_options()("inventory", po::value(&config.inventory))(
       "device-dir", po::value(&config.device_dir))("run-dir", po::value(&config.run_dir))(
       "state-dir", po::value(&config.state_dir))(
       "libvirt-run-dir", po::value(&run_dirs)->composing())("claim-grace", po::value(&grace))(
-      "probe", po::value(&probe));
+      "probe", po::value(&probe))("probe-timeout", po::value(&probe_timeout));
   try {
     po::variables_map vm;
     po::store(po::parse_config_file(in, options, /*allow_unregistered=*/false), vm);
@@ -34,6 +35,12 @@ Result<HookConfig> Parse(std::istream& in, const std::string& path) {
                 path + ": claim-grace " + std::to_string(grace) + " is negative");
   }
   config.claim_grace = std::chrono::seconds(grace);
+  if (probe_timeout <= 0 || probe_timeout > 3600) {
+    return Fail(ErrorKind::kInvalidInput, path + ": probe-timeout " +
+                                              std::to_string(probe_timeout) +
+                                              " is not between 1 and 3600 seconds");
+  }
+  config.probe_timeout = std::chrono::seconds(probe_timeout);
   if (probe == "auto") {
     config.probe = ProbeMode::kAuto;
   } else if (probe == "off") {

@@ -29,6 +29,9 @@ struct HookConfig {
   // `prepare` and QEMU's fork there is no pid file yet.
   std::chrono::seconds claim_grace{300};
   ProbeMode probe = ProbeMode::kAuto;
+  // One QEMU layout probe may take this long before it is killed and the
+  // start refused.
+  std::chrono::seconds probe_timeout{20};
   std::string source;  // the file these came from, or "" for built-in defaults
 };
 

@@ -33,10 +33,11 @@ GuardParts PartsFromConfig(const HookConfig& config, DecisionLog* log) {
   parts.log = log;
   // Launches the domain's own emulator when the cache (keyed by the binary's
   // identity) has no measurement for this geometry.
-  parts.verify_layout = [state_dir = config.state_dir, log](const Domain& domain,
-                                                            const Plan& plan) -> Result<void> {
+  parts.verify_layout = [state_dir = config.state_dir, timeout = config.probe_timeout, log](
+                            const Domain& domain, const Plan& plan) -> Result<void> {
     LayoutCheckOptions options;
     options.state_dir = state_dir;
+    options.timeout = timeout;
     std::vector<std::string> warnings;
     auto report = CheckPlanLayout(domain, plan, options, &warnings);
     for (const std::string& warning : warnings) {

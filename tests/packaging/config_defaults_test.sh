@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
             << "state-dir = " << c->state_dir << "\n";
   for (const auto& d : c->libvirt_run_dirs) std::cout << "libvirt-run-dir = " << d << "\n";
   std::cout << "claim-grace = " << c->claim_grace.count() << "\n"
-            << "probe = " << (c->probe == nvh::ProbeMode::kAuto ? "auto" : "off") << "\n";
+            << "probe = " << (c->probe == nvh::ProbeMode::kAuto ? "auto" : "off") << "\n"
+            << "probe-timeout = " << c->probe_timeout.count() << "\n";
 }
 CC
 # shellcheck disable=SC2046
