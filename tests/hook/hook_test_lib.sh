@@ -91,3 +91,22 @@ if not isinstance(devs, list) or len(devs) != 1:
 print(devs[0][sys.argv[2]])
 ' "$1" "$2"
 }
+
+# hook_sandbox WORK INVENTORY [KEY = VALUE]...: what the hook needs to run
+# without libvirtd: WORK/dev/dax0.0 (sparse, the size of the example devdax
+# namespace), WORK/libvirt-run, and WORK/hook.conf pointing at INVENTORY with
+# run and state dirs under WORK, plus the extra config lines given.
+hook_sandbox() {
+  local work=$1 inventory=$2
+  shift 2
+  mkdir -p "$work/dev" "$work/libvirt-run"
+  truncate -s 526385152 "$work/dev/dax0.0"
+  {
+    echo "inventory = $inventory"
+    echo "device-dir = $work/dev"
+    echo "run-dir = $work/run"
+    echo "state-dir = $work/state"
+    echo "libvirt-run-dir = $work/libvirt-run"
+    printf '%s\n' "$@"
+  } >"$work/hook.conf"
+}

@@ -22,17 +22,9 @@ for f in "$hook" "$ctl"; do
 done
 work=$(mktemp -d "${TMPDIR:-/tmp}/nvh-kill.XXXXXXXX")
 trap 'rm -rf -- "$work"' EXIT
-mkdir -p "$work/dev" "$work/libvirt-run"
-truncate -s 526385152 "$work/dev/dax0.0"
-cat >"$work/hook.conf" <<CONF
-inventory = $source_dir/examples/inventory.json
-device-dir = $work/dev
-run-dir = $work/run
-state-dir = $work/state
-libvirt-run-dir = $work/libvirt-run
-claim-grace = 0
-probe = off
-CONF
+# shellcheck source=hook_test_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/hook_test_lib.sh"
+hook_sandbox "$work" "$source_dir/examples/inventory.json" "claim-grace = 0" "probe = off"
 export NVDIMM_HOOK_CONFIG=$work/hook.conf
 "$ctl" rewrite "$source_dir/examples/domain.xml" >"$work/base.xml" 2>/dev/null
 for i in $(seq 0 9); do

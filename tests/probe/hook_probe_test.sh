@@ -22,15 +22,9 @@ echo wrong >"$work/bin/fake-qemu.mode"
 # The probe runs QEMU as an unprivileged user when the hook is root; the fake
 # keeps its counters next to itself.
 [ "$(id -u)" -eq 0 ] && chown 65534:65534 "$work/bin" "$work/bin/fake-qemu.mode"
-truncate -s 526385152 "$work/dev/dax0.0"
-cat >"$work/hook.conf" <<CONF
-inventory = $src/examples/inventory.json
-device-dir = $work/dev
-run-dir = $work/run
-state-dir = $work/state
-libvirt-run-dir = $work/libvirt-run
-probe = auto
-CONF
+# shellcheck source=../hook/hook_test_lib.sh
+source "$src/tests/hook/hook_test_lib.sh"
+hook_sandbox "$work" "$src/examples/inventory.json" "probe = auto"
 "$ctl" rewrite "$src/examples/domain.xml" --inventory "$src/examples/inventory.json" \
   --device-dir "$work/dev" 2>/dev/null |
   sed "s|<emulator>[^<]*</emulator>|<emulator>$work/bin/fake-qemu</emulator>|" >"$work/domain.xml"
