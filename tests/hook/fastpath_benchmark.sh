@@ -21,8 +21,10 @@
 #     round, so a change of machine load hits all alike; medians.
 #   - hyperfine (Debian package `hyperfine`) through `sh -c`, shell start-up
 #     subtracted by hyperfine; medians.
+#   - valgrind --tool=callgrind: instructions executed, through exec, with
+#     the dynamic loader: independent of the machine's load.
 # The machine's load average is printed before and after: a shared machine
-# moves the absolute numbers, the ratios to `cat` much less.
+# moves the absolute times, the ratios to `cat` much less.
 set -euo pipefail
 
 (($# >= 1 && $# <= 2)) || {
@@ -42,14 +44,14 @@ for f in "$entry" "$hook" "$ctl"; do
     exit 1
   }
 done
-for tool in python3 hyperfine; do
+for tool in python3 hyperfine valgrind; do
   command -v "$tool" >/dev/null || {
     echo "FAIL: $tool not found (scripts/install-deps installs it)" >&2
     exit 1
   }
 done
-python3 -c 'import lxml.etree' 2>/dev/null || {
-  echo "FAIL: python3-lxml is not installed" >&2
+/usr/bin/python3 -c 'import lxml.etree' 2>/dev/null || {
+  echo "FAIL: python3-lxml is not installed for /usr/bin/python3 (the lxml hook's interpreter)" >&2
   exit 1
 }
 
@@ -212,19 +214,40 @@ hyperfine --shell=sh --warmup 10 --runs "$runs" --style none \
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 loop_args=()
+# Instructions executed (valgrind --tool=callgrind, children followed through
+# exec, dynamic loader included): the same on a busy machine as on a quiet one.
 for b in "${benches[@]}"; do
   IFS='|' read -r name cmd input <<<"$b"
-  loop_args+=("$name=${loop_median[$name]}")
+  dir=$work/callgrind.${#loop_args[@]}
+  mkdir -p "$dir"
+  # shellcheck disable=SC2086 # $cmd is a command line of plain words
+  valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$dir/out.%p" \
+    $cmd <"$input" >/dev/null 2>"$dir/log" || {
+    cat "$dir/log" >&2
+    echo "FAIL: callgrind of '$name' failed" >&2
+    exit 1
+  }
+  loop_args+=("$name=${loop_median[$name]}=$(awk '/^summary:/ { s += $2 } END { print s }' "$dir"/out.*)")
+  # Where the full hook's instructions go (exec keeps the pid: the last image
+  # of the process, the full hook, wrote the file).
+  if [[ $name == "entry, annotated prepare" || $name == "full hook, fast path" ]]; then
+    echo "## $name: inclusive instructions, dynamic loader (_dl_start) vs main"
+    callgrind_annotate --inclusive=yes "$dir"/out.* 2>/dev/null |
+      grep -E '(^| )(\?\?\?|[^ ]*):(_dl_start|_dl_relocate_object|main|_dl_init|exit) ' | head -n 8
+  fi
 done
 python3 - "$work/hyperfine.json" "${loop_args[@]}" <<'EOF'
 import json, sys
 hyper = {r["command"]: r["median"] * 1e6 for r in json.load(open(sys.argv[1]))["results"]}
-loop = dict(a.split("=", 1) for a in sys.argv[2:])
-loop = {k: float(v) for k, v in loop.items()}
-print("| call | bash loop median | vs cat | hyperfine median | vs cat |")
-print("|---|---|---|---|---|")
+loop, instr = {}, {}
+for a in sys.argv[2:]:
+    name, us, ir = a.rsplit("=", 2)
+    loop[name], instr[name] = float(us), int(ir)
+print("| call | bash loop median | vs cat | hyperfine median | vs cat | instructions | vs cat |")
+print("|---|---|---|---|---|---|---|")
 for name in loop:
     cat = "cat, annotated" if "annotated" in name else "cat, 10 KiB"
-    print("| %s | %.0f us | %.2fx | %.0f us | %.2fx |" % (
-        name, loop[name], loop[name] / loop[cat], hyper[name], hyper[name] / hyper[cat]))
+    print("| %s | %.0f us | %.2fx | %.0f us | %.2fx | %d | %.2fx |" % (
+        name, loop[name], loop[name] / loop[cat], hyper[name], hyper[name] / hyper[cat],
+        instr[name], instr[name] / instr[cat]))
 EOF
