@@ -67,6 +67,16 @@ for f in base full; do
   sefcontext_compile -o "$tree/nvh/selinux/$f.fc.bin" "$tree/nvh/selinux/$f.fc" ||
     testbed_die "sefcontext_compile $f.fc failed"
 done
+# What the module adds to the file contexts (the guest relabels only that
+# after loading full): exactly its four lines, nothing else changed.
+grep -vxFf "$policy/base.fc" "$policy/full.fc" >"$tree/nvh/selinux/module.fc" || true
+grep -vxFf "$policy/full.fc" "$policy/base.fc" >"$work/removed.fc" || true
+[[ $(wc -l <"$tree/nvh/selinux/module.fc") == 4 && ! -s $work/removed.fc ]] &&
+  ! grep -qv nvdimm-hook "$tree/nvh/selinux/module.fc" || {
+  cat "$tree/nvh/selinux/module.fc" "$work/removed.fc" >&2
+  testbed_die "full.fc differs from base.fc by more than the module's four file contexts"
+}
+echo "ok: full.fc = base.fc + the module's 4 file contexts"
 subs=/etc/selinux/default/contexts/files/file_contexts.subs_dist
 [[ -r $subs ]] || testbed_die "$subs missing (selinux-policy-default)"
 install -m 0644 "$subs" "$tree/nvh/selinux/file_contexts.subs_dist"
