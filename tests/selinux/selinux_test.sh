@@ -60,9 +60,8 @@ install -m 0644 "$here/guest/selinux.sh" "$tree/nvh/scenarios/selinux.sh"
 for f in base.33 base.fc full.33 full.fc; do
   install -m 0644 "$policy/$f" "$tree/nvh/selinux/$f"
 done
-# Precompiled regexes (file_contexts.bin, as the policy packages ship them):
-# compiling 5000 of them under TCG costs a minute per setfiles run. Written
-# after the text file, so libselinux takes them (it wants .bin not older).
+# Precompiled regexes (file_contexts.bin, as the policy packages ship them),
+# written after the text file: libselinux takes a .bin not older than it.
 for f in base full; do
   sefcontext_compile -o "$tree/nvh/selinux/$f.fc.bin" "$tree/nvh/selinux/$f.fc" ||
     testbed_die "sefcontext_compile $f.fc failed"
