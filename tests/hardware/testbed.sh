@@ -15,6 +15,8 @@ TESTBED_BOOT_TIMEOUT=${TESTBED_BOOT_TIMEOUT:-300}
 TESTBED_MEM=${TESTBED_MEM:-1024M}
 TESTBED_MAXMEM=${TESTBED_MAXMEM:-16G}
 TESTBED_LABEL_SIZE=${TESTBED_LABEL_SIZE:-128K}
+# Extra kernel command line words (tests/selinux: security=selinux ...).
+TESTBED_APPEND=${TESTBED_APPEND:-}
 
 testbed_die() {
   echo "FAIL: $*" >&2
@@ -49,7 +51,7 @@ testbed_boot() {
     -object "memory-backend-file,id=nvmem0,share=on,mem-path=$img,size=$size" \
     -device "nvdimm,id=nvdimm0,memdev=nvmem0,label-size=$TESTBED_LABEL_SIZE" \
     -kernel "$KERNEL" -initrd "$INITRD" \
-    -append "console=ttyS0 loglevel=4 panic=-1 no_timer_check nvh.scenario=$scenario" \
+    -append "console=ttyS0 loglevel=4 panic=-1 no_timer_check nvh.scenario=$scenario${TESTBED_APPEND:+ $TESTBED_APPEND}" \
     -display none -no-reboot -nodefaults -serial stdio \
     </dev/null >"$log" 2>"$log.qemu"
   rc=$?
