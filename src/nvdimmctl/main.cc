@@ -21,7 +21,7 @@ constexpr char kUsage[] =
     "  attach DOMAIN SELECTOR [--node N] [--label SIZE]\n"
     "                                    annotate a stopped domain and write its device\n"
     "  detach DOMAIN SELECTOR            remove the annotation entry and its device\n"
-    "  sync DOMAIN [--accept-layout-change]\n"
+    "  sync DOMAIN [--relayout]\n"
     "                                    re-plan after a host change; says what happens to data\n"
     "  check DOMAIN                      what the hook's prepare would decide, claiming nothing\n"
     "  status                            claims, their owners, layout records\n"
