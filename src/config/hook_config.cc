@@ -21,10 +21,9 @@ Result<HookConfig> Parse(std::istream& in, const std::string& path) {
   options.add_options()("inventory", po::value(&config.inventory))(
       "device-dir", po::value(&config.device_dir))("run-dir", po::value(&config.run_dir))(
       "state-dir", po::value(&config.state_dir))(
-      "libvirt-run-dir", po::value(&run_dirs)->composing())("libvirt-snapshot-dir",
-                                                            po::value(&snapshot_dirs)->composing())(
-      "claim-grace", po::value(&grace))("probe", po::value(&probe))("probe-timeout",
-                                                                    po::value(&probe_timeout));
+      "libvirt-run-dir", po::value(&run_dirs)->composing())("claim-grace", po::value(&grace))(
+      "probe", po::value(&probe))("probe-timeout", po::value(&probe_timeout));
+  options.add_options()("libvirt-snapshot-dir", po::value(&snapshot_dirs)->composing());
   try {
     po::variables_map vm;
     po::store(po::parse_config_file(in, options, /*allow_unregistered=*/false), vm);
