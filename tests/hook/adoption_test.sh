@@ -8,7 +8,8 @@
 #      the last byte of the guest area; the label area stays at S - L
 #   2. attach/rewrite/sync change none of their layouts
 #   3. an internal snapshot + revert (running and shut off) is refused and
-#      the backing is byte for byte unchanged; after snapshot-delete it starts
+#      the backing is byte for byte unchanged; after snapshot-delete it starts;
+#      an external memory snapshot's file is refused at restore
 #   4. a live attach-device of another guest's namespace (no hook runs) is
 #      found by status and check
 #   5. sync --relayout says what moves before it moves it
@@ -346,8 +347,24 @@ expect_ok "virsh snapshot-delete ovirt s1" snap-delete
 try start-after-delete virsh_session start ovirt
 expect_ok "virsh start ovirt after snapshot-delete" start-after-delete
 expect_eq "ovirt: the write after the snapshot survived" "$(backing_at ovirt 4096 14)" "AFTER-SNAPSHOT"
+# An external memory snapshot: its memory file can only come back through
+# `virsh restore`, which the restore operation refuses; the snapshot also
+# blocks prepare until its metadata is gone.
+try snap-ext virsh_session snapshot-create-as ovirt s2 --memspec "file=$work/ovirt.s2.mem,snapshot=external" \
+  --diskspec "vda,snapshot=external,file=$work/ovirt.s2.qcow2"
+expect_ok "virsh snapshot-create-as ovirt s2 --memspec (external memory)" snap-ext
 try destroy-snap virsh_session destroy ovirt
 expect_ok "virsh destroy ovirt" destroy-snap
+sha=$(sha_of ovirt)
+try restore-ext virsh_session restore "$work/ovirt.s2.mem"
+expect_refused "virsh restore of the external memory file" restore-ext
+expect_contains "virsh restore: refused by the hook" "$out/restore-ext.all" "restore refused"
+try start-ext virsh_session start ovirt
+expect_refused "virsh start ovirt with an external memory snapshot" start-ext
+expect_contains "virsh start ovirt: names s2" "$out/start-ext.all" "'s2' (running, memory external)"
+expect_eq "ovirt backing sha256 after the refused restore" "$(sha_of ovirt)" "$sha"
+try snap-ext-delete virsh_session snapshot-delete ovirt s2 --metadata
+expect_ok "virsh snapshot-delete ovirt s2 --metadata" snap-ext-delete
 
 echo "# === 4. a live attach-device no hook sees ==="
 try start-nova virsh_session start nova
