@@ -87,7 +87,7 @@ Result<Plan> Guard::PlanFor(const Domain& domain) {
 
 std::optional<std::string> MemorySnapshotProblem(const HookConfig& config, const Domain& domain,
                                                  DecisionLog* log) {
-  const auto scan = ScanSnapshots(config.libvirt_snapshot_dirs);
+  const auto scan = ScanSnapshots(config.libvirt_snapshot_dirs, domain.uuid);
   for (const std::string& skipped : scan.skipped) {
     if (log != nullptr) {
       log->Record(Severity::kWarning,

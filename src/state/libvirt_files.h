@@ -60,9 +60,10 @@ struct Scan {
   std::vector<std::string> unreadable;
 };
 
-// Every snapshot under each dir (<dir>/*/*.xml). A dir that does not exist
-// holds none.
-Scan<SnapshotInfo> ScanSnapshots(const std::vector<std::string>& snapshot_dirs);
+// Every snapshot under each dir (<dir>/*/*.xml), or only those of
+// `domain_uuid` when given. A dir that does not exist holds none.
+Scan<SnapshotInfo> ScanSnapshots(const std::vector<std::string>& snapshot_dirs,
+                                 std::string_view domain_uuid = {});
 // Every running domain of each run dir (<dir>/*.xml).
 Scan<LiveDomain> ScanLiveDomains(const std::vector<std::string>& run_dirs);
 

@@ -114,6 +114,12 @@ TEST_F(ScanTest, FindsSnapshotsByTheUuidInsideNotByDirectoryName) {
   EXPECT_EQ(memory[0].name, "s-running");
   EXPECT_NE(memory[0].file.find("some-other-name/s-running.xml"), std::string::npos);
   EXPECT_TRUE(MemorySnapshotsOf(scan, "11111111-2222-3333-4444-000000000000").empty());
+  // The hook's scan of one domain parses only that domain's files.
+  const auto one = ScanSnapshots({dir_.path() + "/snap"}, "11111111-2222-3333-4444-555555555555");
+  EXPECT_EQ(one.found.size(), 2u);
+  EXPECT_TRUE(one.skipped.empty());  // garbage.xml does not name the uuid
+  EXPECT_TRUE(
+      ScanSnapshots({dir_.path() + "/snap"}, "11111111-2222-3333-4444-000000000000").found.empty());
 }
 
 TEST_F(ScanTest, AConfiguredDirectoryThatCannotBeListedIsReported) {

@@ -61,7 +61,7 @@ KiB=1024
 out=$work/out
 devdir=$work/dev
 mkdir -p "$out" "$devdir"
-for d in hook-run hook-state hook-log; do
+for d in hook-run hook-state hook-log saves; do
   mkdir "$work/$d"
   chown "$SESSION_UID:$SESSION_GID" "$work/$d"
   chmod 0700 "$work/$d"
@@ -350,13 +350,13 @@ expect_eq "ovirt: the write after the snapshot survived" "$(backing_at ovirt 409
 # An external memory snapshot: its memory file can only come back through
 # `virsh restore`, which the restore operation refuses; the snapshot also
 # blocks prepare until its metadata is gone.
-try snap-ext virsh_session snapshot-create-as ovirt s2 --memspec "file=$work/ovirt.s2.mem,snapshot=external" \
-  --diskspec "vda,snapshot=external,file=$work/ovirt.s2.qcow2"
+try snap-ext virsh_session snapshot-create-as ovirt s2 --memspec "file=$work/saves/ovirt.s2.mem,snapshot=external" \
+  --diskspec "vda,snapshot=external,file=$work/saves/ovirt.s2.qcow2"
 expect_ok "virsh snapshot-create-as ovirt s2 --memspec (external memory)" snap-ext
 try destroy-snap virsh_session destroy ovirt
 expect_ok "virsh destroy ovirt" destroy-snap
 sha=$(sha_of ovirt)
-try restore-ext virsh_session restore "$work/ovirt.s2.mem"
+try restore-ext virsh_session restore "$work/saves/ovirt.s2.mem"
 expect_refused "virsh restore of the external memory file" restore-ext
 expect_contains "virsh restore: refused by the hook" "$out/restore-ext.all" "restore refused"
 try start-ext virsh_session start ovirt
