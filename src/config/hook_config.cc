@@ -16,12 +16,14 @@ Result<HookConfig> Parse(std::istream& in, const std::string& path) {
   long long grace = config.claim_grace.count();
   long long probe_timeout = config.probe_timeout.count();
   std::vector<std::string> run_dirs;
+  std::vector<std::string> snapshot_dirs;
   po::options_description options;
   options.add_options()("inventory", po::value(&config.inventory))(
       "device-dir", po::value(&config.device_dir))("run-dir", po::value(&config.run_dir))(
       "state-dir", po::value(&config.state_dir))(
       "libvirt-run-dir", po::value(&run_dirs)->composing())("claim-grace", po::value(&grace))(
       "probe", po::value(&probe))("probe-timeout", po::value(&probe_timeout));
+  options.add_options()("libvirt-snapshot-dir", po::value(&snapshot_dirs)->composing());
   try {
     po::variables_map vm;
     po::store(po::parse_config_file(in, options, /*allow_unregistered=*/false), vm);
@@ -30,6 +32,7 @@ Result<HookConfig> Parse(std::istream& in, const std::string& path) {
     return Fail(ErrorKind::kInvalidInput, path + ": " + error.what());
   }
   if (!run_dirs.empty()) config.libvirt_run_dirs = run_dirs;
+  if (!snapshot_dirs.empty()) config.libvirt_snapshot_dirs = snapshot_dirs;
   if (grace < 0) {
     return Fail(ErrorKind::kInvalidInput,
                 path + ": claim-grace " + std::to_string(grace) + " is negative");
@@ -48,7 +51,9 @@ Result<HookConfig> Parse(std::istream& in, const std::string& path) {
   } else {
     return Fail(ErrorKind::kInvalidInput, path + ": probe '" + probe + "' is not auto or off");
   }
-  for (const std::string* dir : {&config.run_dir, &config.state_dir}) {
+  std::vector<const std::string*> dirs{&config.run_dir, &config.state_dir};
+  for (const std::string& dir : config.libvirt_snapshot_dirs) dirs.push_back(&dir);
+  for (const std::string* dir : dirs) {
     if (dir->empty() || dir->front() != '/') {
       return Fail(ErrorKind::kInvalidInput, path + ": '" + *dir + "' is not an absolute path");
     }

@@ -25,6 +25,12 @@ struct HookConfig {
   // daemon's /run/libvirt/qemu; a session daemon's
   // $XDG_RUNTIME_DIR/libvirt/qemu/run. Several may be given.
   std::vector<std::string> libvirt_run_dirs = {"/run/libvirt/qemu"};
+  // Where libvirt keeps snapshot metadata (<dir>/<domain>/<snapshot>.xml):
+  // the system daemon's /var/lib/libvirt/qemu/snapshot; a session daemon's
+  // $XDG_CONFIG_HOME/libvirt/qemu/snapshot. Several may be given. A domain
+  // with a memory snapshot in any of them is refused (a revert would
+  // overwrite its NVDIMMs).
+  std::vector<std::string> libvirt_snapshot_dirs = {"/var/lib/libvirt/qemu/snapshot"};
   // A claim whose owner has no QEMU is stale only after this long: between
   // `prepare` and QEMU's fork there is no pid file yet.
   std::chrono::seconds claim_grace{300};

@@ -52,6 +52,24 @@ TEST_F(HookConfigTest, BadValuesNameTheFileKeyAndValue) {
   }
 }
 
+TEST_F(HookConfigTest, SnapshotDirsDefaultToTheSystemDaemonsAndRepeat) {
+  auto defaults = LoadHookConfigFile(Write("probe = auto\n"));
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_EQ(defaults->libvirt_snapshot_dirs,
+            (std::vector<std::string>{"/var/lib/libvirt/qemu/snapshot"}));
+  auto two = LoadHookConfigFile(
+      Write("libvirt-snapshot-dir = /a/snap\nlibvirt-snapshot-dir = /home/u/.config/libvirt/qemu/"
+            "snapshot\n"));
+  ASSERT_TRUE(two) << two.error().message;
+  EXPECT_EQ(two->libvirt_snapshot_dirs,
+            (std::vector<std::string>{"/a/snap", "/home/u/.config/libvirt/qemu/snapshot"}));
+  const std::string path = Write("libvirt-snapshot-dir = snapshots\n");
+  auto relative = LoadHookConfigFile(path);
+  ASSERT_FALSE(relative);
+  EXPECT_NE(relative.error().message.find("'snapshots' is not an absolute path"), std::string::npos)
+      << relative.error().message;
+}
+
 TEST_F(HookConfigTest, MissingNamedFileIsAnError) {
   auto config = LoadHookConfigFile(dir_.path() + "/nope.conf");
   ASSERT_FALSE(config);

@@ -106,19 +106,54 @@ Result<int> GuestNode(const Domain& domain, const NvdimmRequest* request, const 
   return node;
 }
 
+// The layout the namespace already has: the record's (what the guest saw at
+// its last start), else that of its device in the definition.
+std::optional<Adoption> ExistingLayout(const Domain& domain, const HostNamespace& ns,
+                                       const Geometry& geometry, const PlanOptions& options) {
+  for (const RecordedLayout& recorded : options.recorded) {
+    if (recorded.key == ns.IdentityKey()) {
+      return CheckAdoption(geometry, recorded.layout, LayoutSource::kRecord);
+    }
+  }
+  for (const MemoryDevice& device : domain.memory_devices) {
+    if (device.model == "nvdimm" && device.source_path == ns.DevicePath()) {
+      return CheckAdoption(geometry, LayoutOfDevice(device, geometry), LayoutSource::kDefinition);
+    }
+  }
+  return std::nullopt;
+}
+
 Result<PlannedDevice> PlanDevice(const Domain& domain, const HostNamespace& ns,
                                  const NvdimmRequest* request, std::optional<std::uint64_t> label,
-                                 std::optional<int> node_hint, const std::string& context) {
+                                 std::optional<int> node_hint, const std::string& context,
+                                 const PlanOptions& options) {
   PlannedDevice device;
   device.host = ns;
   if (request) device.request = *request;
   device.path = ns.DevicePath();
-  auto layout = ComputeLayout(NamespaceGeometry(ns, label.value_or(kMinLabelSize), domain.arch));
-  if (!layout) {
-    return std::unexpected(
-        WithContext(layout.error(), context + ns.dev + " (" + device.path + "): "));
+  const Geometry geometry = NamespaceGeometry(ns, label.value_or(kMinLabelSize), domain.arch);
+  auto optimal = ComputeLayout(geometry);
+  if (optimal) {
+    device.optimal = *optimal;
+  } else {
+    device.optimal_error = optimal.error().message;
   }
-  device.layout = *layout;
+  device.existing = ExistingLayout(domain, ns, geometry, options);
+  device.kept = device.existing && device.existing->Usable() && !options.relayout;
+  if (device.kept) {
+    device.layout = device.existing->existing;
+    if (request && request->label_size && *request->label_size != device.layout.label_size) {
+      device.pending.push_back("the annotation asks for label=" + FormatSize(*request->label_size) +
+                               ", the existing label is " + FormatSize(device.layout.label_size) +
+                               ": changing it moves the label (nvdimmctl sync " + domain.name +
+                               " --relayout)");
+    }
+  } else if (!optimal) {
+    return std::unexpected(
+        WithContext(optimal.error(), context + ns.dev + " (" + device.path + "): "));
+  } else {
+    device.layout = *optimal;
+  }
   if (node_hint) {
     device.node = *node_hint;
   } else {
@@ -195,7 +230,8 @@ MemoryDevice PlannedDevice::Device() const {
   return device;
 }
 
-Result<Plan> MakePlan(const Domain& domain, const HostNamespaces& inventory) {
+Result<Plan> MakePlan(const Domain& domain, const HostNamespaces& inventory,
+                      const PlanOptions& options) {
   Plan plan;
   plan.domain = domain.name;
   plan.arch = domain.arch;
@@ -209,7 +245,8 @@ Result<Plan> MakePlan(const Domain& domain, const HostNamespaces& inventory) {
         return Fail(ErrorKind::kInvalidInput,
                     context + "names " + (*ns)->dev + ", which another entry already names");
       }
-      auto device = PlanDevice(domain, **ns, &request, request.label_size, std::nullopt, context);
+      auto device =
+          PlanDevice(domain, **ns, &request, request.label_size, std::nullopt, context, options);
       if (!device) return std::unexpected(device.error());
       plan.devices.push_back(std::move(*device));
     }
@@ -225,13 +262,55 @@ Result<Plan> MakePlan(const Domain& domain, const HostNamespaces& inventory) {
     claimed.insert(ns->dev);
     const std::string context =
         "domain '" + domain.name + "': <memory model='nvdimm'> " + device.source_path + ": ";
-    auto planned =
-        PlanDevice(domain, *ns, nullptr, device.label_size, device.node.value_or(0), context);
+    auto planned = PlanDevice(domain, *ns, nullptr, device.label_size, device.node.value_or(0),
+                              context, options);
     if (!planned) return std::unexpected(planned.error());
     plan.devices.push_back(std::move(*planned));
   }
   plan.prerequisites = ComputePrerequisites(domain, plan.devices);
   return plan;
+}
+
+std::vector<std::string> UnkeptLayouts(const Plan& plan) {
+  std::vector<std::string> out;
+  for (const PlannedDevice& d : plan.devices) {
+    if (!d.existing || d.kept || d.existing->Usable()) continue;
+    std::string why;
+    for (const Violation& v : d.existing->refusals) why += (why.empty() ? "" : "; ") + v.message;
+    out.push_back("nvdimm " + d.path + " (" + d.host.dev + "): the layout in " +
+                  std::string(LayoutSourceName(d.existing->source)) + " (" +
+                  DescribeLayout(d.existing->existing) + ") cannot work on this host: " + why +
+                  "; the computed layout would be " + DescribeLayout(d.layout));
+  }
+  return out;
+}
+
+std::vector<std::string> KeptLayoutNotes(const Plan& plan) {
+  std::vector<std::string> out;
+  for (const PlannedDevice& d : plan.devices) {
+    // A kept layout that is the computed one needs no word.
+    if (!d.kept || (d.optimal && *d.optimal == d.layout && d.pending.empty())) continue;
+    std::string line = "nvdimm " + d.path + " (" + d.host.dev + "): kept: existing layout from " +
+                       std::string(LayoutSourceName(d.existing->source)) + " (" +
+                       DescribeLayout(d.layout) + ")";
+    const Geometry geometry = NamespaceGeometry(d.host, kMinLabelSize, plan.arch);
+    std::string losses;
+    for (const Violation& loss : d.existing->losses) {
+      losses += (losses.empty() ? "" : "; ") + DescribeLoss(geometry, loss);
+    }
+    if (!losses.empty()) line += "; gives up: " + losses;
+    if (!d.optimal) {
+      line += "; no computed layout exists (" + d.optimal_error + ")";
+    } else if (*d.optimal != d.layout) {
+      line += "; the computed layout would be " + DescribeLayout(*d.optimal) + " (nvdimmctl sync " +
+              plan.domain + " --relayout moves the data to it)";
+    }
+    out.push_back(line);
+    for (const std::string& pending : d.pending) {
+      out.push_back("nvdimm " + d.path + " (" + d.host.dev + "): " + pending);
+    }
+  }
+  return out;
 }
 
 std::vector<std::string> DiffAgainstPlan(const Domain& domain, const Plan& plan) {
@@ -255,7 +334,13 @@ std::vector<std::string> DiffAgainstPlan(const Domain& domain, const Plan& plan)
     if (have->access != want.access) {
       out.push_back(who + ": access is '" + have->access + "', the plan says 'shared'");
     }
-    if (have->target_size != want.target_size) {
+    // A kept layout is what QEMU got: the definition may hold the size
+    // libvirt rounds to it at every start.
+    const std::uint64_t have_target =
+        planned.kept
+            ? LibvirtAdjustedTargetSize(plan.arch, have->target_size, have->label_size.value_or(0))
+            : have->target_size;
+    if (have_target != want.target_size) {
       out.push_back(who + ": target size is " + FormatSize(have->target_size) + ", the plan says " +
                     FormatSize(want.target_size));
     }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/adoption.h"
 #include "core/annotation.h"
 #include "core/domain.h"
 #include "core/host_namespace.h"
@@ -19,6 +20,17 @@ struct PlannedDevice {
   HostNamespace host;                    // the resolved namespace
   std::optional<NvdimmRequest> request;  // absent: an nvdimm found without annotation
   Layout layout;
+  // The layout the namespace already had (layout record, else the device in
+  // the definition); absent for a new device. `kept`: `layout` is exactly
+  // that one. An existing layout that is not kept is unusable (its refusals
+  // say why) or was replaced on request (PlanOptions::relayout).
+  std::optional<Adoption> existing;
+  bool kept = false;
+  // The computed layout, which a new device gets; what a kept one gives up.
+  std::optional<Layout> optimal;
+  std::string optimal_error;  // why there is none
+  // Requests of the annotation the kept layout does not follow (a new label=).
+  std::vector<std::string> pending;
   int node = 0;      // guest NUMA node
   std::string path;  // host.DevicePath()
 
@@ -50,9 +62,29 @@ struct Plan {
 // alignment where the mode has one (fsdax, devdax).
 Geometry NamespaceGeometry(const HostNamespace& ns, std::uint64_t label_size, Arch arch);
 
-// Resolves every annotation entry against the inventory and computes its
-// layout. Errors name the domain, the element and the value.
-Result<Plan> MakePlan(const Domain& domain, const HostNamespaces& inventory);
+struct PlanOptions {
+  // The layouts of the last start (layout record): the authority on what the
+  // guest saw, before the definition.
+  std::vector<RecordedLayout> recorded;
+  // Computes every layout afresh, moving existing ones (nvdimmctl sync
+  // --relayout, after it said what moves).
+  bool relayout = false;
+};
+
+// Resolves every annotation entry against the inventory; keeps every usable
+// existing layout (adoption.h) and computes the layout of new devices. Errors
+// name the domain, the element and the value.
+Result<Plan> MakePlan(const Domain& domain, const HostNamespaces& inventory,
+                      const PlanOptions& options = {});
+
+// One sentence per device whose existing layout the plan cannot keep (so the
+// plan would move it): what it is, where it comes from and why it cannot work.
+std::vector<std::string> UnkeptLayouts(const Plan& plan);
+
+// One line per device whose existing layout the plan keeps: "kept: existing
+// layout", what it gives up and what the computed layout would be; and what
+// of the annotation it does not follow.
+std::vector<std::string> KeptLayoutNotes(const Plan& plan);
 
 // How `domain` differs from `plan`, one plain sentence per difference; empty
 // when the domain is exactly as planned.

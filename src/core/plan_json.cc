@@ -3,6 +3,39 @@
 #include "core/sizing.h"
 
 namespace nvh {
+namespace {
+
+nlohmann::ordered_json LayoutJson(const Layout& l) {
+  return {{"target_size", l.target_size},
+          {"label_size", l.label_size},
+          {"align_size", l.align_size},
+          {"guest_size", l.guest_size}};
+}
+
+// "kept": the device's existing layout is kept as it is; "existing": that
+// layout, where it came from and why it cannot work (if it cannot);
+// "optimal": the computed layout; "gives_up": what keeping costs.
+void AddAdoption(const Plan& plan, const PlannedDevice& d, nlohmann::ordered_json& out) {
+  out["kept"] = d.kept;
+  if (d.existing) {
+    nlohmann::ordered_json existing = LayoutJson(d.existing->existing);
+    existing["source"] = d.existing->source == LayoutSource::kRecord ? "record" : "definition";
+    nlohmann::ordered_json refusals = nlohmann::ordered_json::array();
+    for (const Violation& v : d.existing->refusals) {
+      refusals.push_back({{"rule", std::string(ConstraintName(v.constraint))}, {"why", v.message}});
+    }
+    existing["refusals"] = refusals;
+    out["existing"] = existing;
+    nlohmann::ordered_json gives_up = nlohmann::ordered_json::array();
+    const Geometry geometry = NamespaceGeometry(d.host, kMinLabelSize, plan.arch);
+    for (const Violation& v : d.existing->losses) gives_up.push_back(DescribeLoss(geometry, v));
+    out["gives_up"] = gives_up;
+  }
+  out["optimal"] = d.optimal ? LayoutJson(*d.optimal) : nlohmann::ordered_json(nullptr);
+  if (!d.pending.empty()) out["pending"] = d.pending;
+}
+
+}  // namespace
 
 nlohmann::ordered_json PlanToJson(const Plan& plan) {
   nlohmann::ordered_json devices = nlohmann::ordered_json::array();
@@ -22,6 +55,7 @@ nlohmann::ordered_json PlanToJson(const Plan& plan) {
                        // libvirt adds prealloc=on to every memory backend without pmem=on.
                        {"prealloc", !d.layout.pmem},
                        {"annotated", d.request.has_value()}});
+    AddAdoption(plan, d, devices.back());
   }
   return {
       {"domain", plan.domain}, {"arch", std::string(ArchName(plan.arch))}, {"devices", devices}};

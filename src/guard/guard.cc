@@ -1,7 +1,11 @@
 #include "guard/guard.h"
 
+#include <algorithm>
+
 #include "ndctl/inventory_source.h"
 #include "probe/layout_check.h"
+#include "state/libvirt_files.h"
+#include "state/state_names.h"
 #include "util/bytes.h"
 
 namespace nvh {
@@ -62,15 +66,80 @@ void Guard::Log(Severity severity, const std::string& line) {
 
 HookOutcome Guard::Refuse(const Domain& domain, const std::string& op, const std::string& why) {
   Log(Severity::kWarning, "domain '" + domain.name + "' " + op + ": refused: " + why);
-  return {1, "nvdimm-hook: domain '" + domain.name + "': " + why + "\n"};
+  return {1, "nvdimm-hook: domain '" + domain.name + "': " + why + "\n", {}};
 }
 
-Result<Plan> Guard::PlanFor(const Domain& domain) {
+Result<Plan> Guard::PlanFor(const Domain& domain, const std::optional<LayoutRecord>& record) {
   auto namespaces = parts_.open_inventory()->List();
   if (!namespaces) {
     return std::unexpected(WithContext(namespaces.error(), "the host NVDIMM inventory: "));
   }
-  return MakePlan(domain, *namespaces);
+  PlanOptions options;
+  if (record) options.recorded = RecordedLayouts(*record);
+  return MakePlan(domain, *namespaces, options);
+}
+
+Result<Plan> Guard::PlanFor(const Domain& domain) {
+  auto record = parts_.layouts->Load(domain.uuid);
+  if (!record) return std::unexpected(WithContext(record.error(), "layout record: "));
+  return PlanFor(domain, *record);
+}
+
+std::optional<std::string> MemorySnapshotProblem(const HookConfig& config, const Domain& domain,
+                                                 DecisionLog* log) {
+  const auto scan = ScanSnapshots(config.libvirt_snapshot_dirs, domain.uuid);
+  for (const std::string& skipped : scan.skipped) {
+    if (log != nullptr) {
+      log->Record(Severity::kWarning,
+                  "domain '" + domain.name + "': skipped snapshot file: " + skipped);
+    }
+  }
+  if (!scan.unreadable.empty()) {
+    std::string dirs;
+    for (const std::string& u : scan.unreadable) dirs += (dirs.empty() ? "" : "; ") + u;
+    return "cannot read libvirt's snapshot metadata (" + dirs +
+           "), so a memory snapshot, whose revert would overwrite the NVDIMMs, could be missed. "
+           "Make it readable, or set libvirt-snapshot-dir in " +
+           (config.source.empty() ? std::string(kDefaultConfigPath) : config.source);
+  }
+  const auto snapshots = MemorySnapshotsOf(scan, domain.uuid);
+  if (snapshots.empty()) return std::nullopt;
+  std::string names;
+  std::string fixes;
+  for (const SnapshotInfo& snapshot : snapshots) {
+    names += (names.empty() ? "'" : ", '") + snapshot.name + "' (" + snapshot.state + ", memory " +
+             (snapshot.memory.empty() ? std::string("implied") : snapshot.memory) + ")";
+    fixes += (fixes.empty() ? "" : "; ") +
+             ("virsh snapshot-delete " + domain.name + " " + snapshot.name);
+  }
+  return "the domain has snapshots with memory state: " + names +
+         ". Reverting to one (virsh snapshot-revert) restarts QEMU with the snapshot's RAM, "
+         "which includes its NVDIMMs: their content of snapshot time would overwrite what the "
+         "guest wrote since. No hook runs at snapshot-create. To fix: " +
+         fixes;
+}
+
+std::optional<std::string> Guard::LiveMappingProblem(const Domain& domain, const Plan& plan) {
+  const auto scan = ScanLiveDomains(parts_.config.libvirt_run_dirs);
+  for (const std::string& skipped : scan.skipped) {
+    Log(Severity::kWarning,
+        "domain '" + domain.name + "': skipped libvirt status file: " + skipped);
+  }
+  for (const LiveDomain& live : scan.found) {
+    if (live.uuid == NormalizeUuid(domain.uuid)) continue;
+    for (const PlannedDevice& d : plan.devices) {
+      if (std::find(live.nvdimm_paths.begin(), live.nvdimm_paths.end(), d.path) ==
+          live.nvdimm_paths.end()) {
+        continue;
+      }
+      return "namespace " + d.host.dev + " (" + d.path + ") is mapped by running domain '" +
+             live.name + "' (" + live.uuid + ", " + live.file +
+             ") without a claim: it was plugged with `virsh attach-device --live`, which runs "
+             "no hook. Two guests writing one namespace destroy each other's data. Shut '" +
+             live.name + "' down first (QEMU cannot unplug an NVDIMM)";
+    }
+  }
+  return std::nullopt;
 }
 
 HookOutcome Guard::Run(const HookInvocation& call, const Domain& domain) {
@@ -88,7 +157,9 @@ HookOutcome Guard::Check(const Domain& domain) {
 
 HookOutcome Guard::Prepare(const Domain& domain, bool take_claims) {
   const std::string op = take_claims ? "prepare" : "check";
-  auto plan = PlanFor(domain);
+  auto record = parts_.layouts->Load(domain.uuid);
+  if (!record) return Refuse(domain, op, "layout record: " + record.error().message);
+  auto plan = PlanFor(domain, *record);
   if (!plan) return Refuse(domain, op, plan.error().message);
   if (plan->devices.empty()) {
     // An nvdimm on some other /dev node: not ours to guard.
@@ -104,17 +175,22 @@ HookOutcome Guard::Prepare(const Domain& domain, bool take_claims) {
                                  d.host.uuid + "\"/> to its metadata (nvdimmctl attach)");
     }
   }
+  // Also every `virsh snapshot-revert` to a memory snapshot comes here.
+  if (auto snapshots = MemorySnapshotProblem(parts_.config, domain, parts_.log))
+    return Refuse(domain, op, *snapshots);
 
   // The data comes first: a namespace or layout that changed since the last
   // start moves or destroys what the guest wrote.
   std::vector<std::string> problems;
-  bool layout_changed = false;
-  auto record = parts_.layouts->Load(domain.uuid);
-  if (!record) return Refuse(domain, op, "layout record: " + record.error().message);
+  bool moves = false;
+  if (const auto unkept = UnkeptLayouts(*plan); !unkept.empty()) {
+    moves = true;
+    problems.push_back("an existing NVDIMM layout cannot be kept:" + Bullets(unkept));
+  }
   if (*record) {
-    const auto changes = CompareLayouts(**record, RecordFromPlan(*plan, domain.uuid, domain.name));
+    const auto changes = DataMoves(**record, RecordFromPlan(*plan, domain.uuid, domain.name));
     if (!changes.empty()) {
-      layout_changed = true;
+      moves = true;
       problems.push_back("the NVDIMM layout changed since the last start:" + Bullets(changes));
     }
   }
@@ -125,9 +201,13 @@ HookOutcome Guard::Prepare(const Domain& domain, bool take_claims) {
   if (!problems.empty()) {
     std::string why;
     for (const std::string& p : problems) why += (why.empty() ? "" : "\n") + p;
-    why += "\nTo fix: nvdimmctl sync " + domain.name +
-           (layout_changed ? " --accept-layout-change" : "") +
-           (layout_changed ? " (read what it says happens to the data first)" : "");
+    // Every command suggested here is safe as printed: plain `sync` never
+    // moves a layout (it refuses and says what would move).
+    why += moves ? "\nTo see what would move: nvdimmctl sync " + domain.name +
+                       "\nTo move it (the guest loses what that says): nvdimmctl sync " +
+                       domain.name + " --relayout"
+                 : "\nTo fix: nvdimmctl sync " + domain.name +
+                       " (it keeps the guest's layout; nothing moves)";
     return Refuse(domain, op, why);
   }
 
@@ -155,6 +235,8 @@ HookOutcome Guard::Prepare(const Domain& domain, bool take_claims) {
       }
     }
   }
+  // Claims cover every start a hook saw; a live attach-device is not one.
+  if (auto live = LiveMappingProblem(domain, *plan)) return Refuse(domain, op, *live);
   // After the claim, so a domain that may not have the namespace never costs
   // a QEMU launch; a refusal here is followed by libvirt's `release`.
   if (parts_.config.probe == ProbeMode::kOff) {
@@ -165,10 +247,23 @@ HookOutcome Guard::Prepare(const Domain& domain, bool take_claims) {
       return Refuse(domain, op, verified.error().message);
     }
   }
+  // A kept layout is recorded before `start`, so that `start` checks
+  // libvirt's sizes against what the guest will run with even at the first
+  // start. Unchanged records are not rewritten.
+  const LayoutRecord now = RecordFromPlan(*plan, domain.uuid, domain.name);
+  if (take_claims && (!*record || (*record)->devices != now.devices)) {
+    if (auto saved = parts_.layouts->Save(domain.uuid, now); !saved) {
+      return Refuse(domain, op, "cannot record the NVDIMM layout: " + saved.error().message);
+    }
+  }
 
+  HookOutcome allowed;
+  allowed.notes = KeptLayoutNotes(*plan);
+  for (const std::string& note : allowed.notes)
+    Log(Severity::kInfo, "domain '" + domain.name + "': " + note);
   Log(Severity::kInfo,
       "domain '" + domain.name + "' " + op + ": allowed: " + DescribeDevices(*plan));
-  return {};
+  return allowed;
 }
 
 HookOutcome Guard::Start(const Domain& domain) {
@@ -200,7 +295,7 @@ HookOutcome Guard::Start(const Domain& domain) {
 HookOutcome Guard::RefuseMove(const std::string& op, const Domain& domain) {
   if (!domain.annotation || domain.annotation->entries.empty()) {
     // Only an nvdimm on some /dev node: pinned only if it is a host namespace.
-    auto plan = PlanFor(domain);
+    auto plan = PlanFor(domain, std::nullopt);
     if (!plan) return Refuse(domain, op, plan.error().message);
     if (plan->devices.empty()) return {};
   }
@@ -220,7 +315,7 @@ HookOutcome Guard::RefuseMove(const std::string& op, const Domain& domain) {
 
 HookOutcome Guard::Reconnect(const Domain& domain) {
   // Never refuse: libvirt kills the running QEMU when reconnect fails.
-  auto plan = PlanFor(domain);
+  auto plan = PlanFor(domain, std::nullopt);
   if (!plan) {
     Log(Severity::kError,
         "domain '" + domain.name + "' reconnect: cannot re-take claims: " + plan.error().message);

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,9 @@ struct HookInvocation {
 struct HookOutcome {
   int exit_code = 0;         // 0 allow, 1 refuse
   std::string user_message;  // stderr: libvirt shows it to the virsh user on refusal
+  // What an allowed start keeps as it is (kept existing layouts), for
+  // `nvdimmctl check`.
+  std::vector<std::string> notes;
 };
 
 // QEMU's own layout check (issue 5): refuses when the domain's emulator would
@@ -66,12 +70,25 @@ class Guard {
   HookOutcome Reconnect(const Domain& domain);
   HookOutcome Release(const std::string& op, const Domain& domain);
 
+  // The plan with the layouts of the domain's last start (its record) as the
+  // authority on what the guest saw.
+  Result<Plan> PlanFor(const Domain& domain, const std::optional<LayoutRecord>& record);
   Result<Plan> PlanFor(const Domain& domain);
+  // Refusal reasons that concern libvirt's own files: memory snapshots of the
+  // domain, and namespaces that another running domain maps without a claim.
+  std::optional<std::string> LiveMappingProblem(const Domain& domain, const Plan& plan);
   HookOutcome Refuse(const Domain& domain, const std::string& op, const std::string& why);
   void Log(Severity severity, const std::string& line);
 
   GuardParts parts_;
 };
+
+// Why the domain may not start while it has snapshots with memory state (or
+// when libvirt's snapshot metadata cannot be read), naming the snapshots and
+// the `virsh snapshot-delete` that fixes it; nullopt when none. Skipped
+// (unparsable) files go to `log`. Also for `nvdimmctl attach`.
+std::optional<std::string> MemorySnapshotProblem(const HookConfig& config, const Domain& domain,
+                                                 DecisionLog* log);
 
 // Claim keys of a plan's namespaces, in plan order.
 std::vector<std::string> ClaimKeys(const Plan& plan);

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "core/plan_testing.h"
 #include "guard/relevance.h"
 #include "util/scoped_temp_dir.h"
@@ -53,6 +56,7 @@ class GuardTest : public testing::Test {
  protected:
   Guard MakeGuard() {
     GuardParts parts;
+    parts.config = config_;
     parts.config.run_dir = dir_.path() + "/run";
     parts.config.state_dir = dir_.path() + "/state";
     parts.open_inventory = [this] { return std::make_unique<FixedInventory>(inventory_); };
@@ -67,6 +71,12 @@ class GuardTest : public testing::Test {
   }
 
   ScopedTempDir dir_;
+  HookConfig config_ = [this] {
+    HookConfig c;
+    c.libvirt_snapshot_dirs = {dir_.path() + "/no-snapshots"};
+    c.libvirt_run_dirs = {dir_.path() + "/no-run"};
+    return c;
+  }();
   Result<HostNamespaces> inventory_ = HostNamespaces{DaxNamespace()};
   MemoryDecisionLog log_;
   const Domain vm1_ = PlannedDomain("vm1", "11111111-1111-1111-1111-111111111111", *inventory_);
@@ -118,15 +128,76 @@ TEST_F(GuardTest, StartRefusesASizeLibvirtChanged) {
   EXPECT_NE(outcome.user_message.find("libvirt changed"), std::string::npos);
 }
 
-TEST_F(GuardTest, ChangedNamespaceAfterAStartIsRefusedUntilAccepted) {
+TEST_F(GuardTest, AGrownNamespaceKeepsTheLayoutTheGuestRanWith) {
   ASSERT_EQ(Call("prepare", vm1_).exit_code, 0);
   ASSERT_EQ(Call("start", vm1_).exit_code, 0);  // records the layout
   ASSERT_EQ(Call("release", vm1_).exit_code, 0);
   inventory_ = HostNamespaces{DaxNamespace(1 * GiB)};  // the admin grew the namespace
+  const auto outcome = MakeGuard().Check(vm1_);
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.user_message;
+  ASSERT_EQ(outcome.notes.size(), 1u);
+  EXPECT_NE(outcome.notes[0].find("kept: existing layout from the layout record"),
+            std::string::npos)
+      << outcome.notes[0];
+  EXPECT_NE(outcome.notes[0].find("--relayout"), std::string::npos) << outcome.notes[0];
+}
+
+TEST_F(GuardTest, AShrunkNamespaceIsRefusedWithASafeCommand) {
+  ASSERT_EQ(Call("prepare", vm1_).exit_code, 0);
+  ASSERT_EQ(Call("release", vm1_).exit_code, 0);
+  inventory_ = HostNamespaces{DaxNamespace(300 * MiB)};  // the recorded 386 MiB no longer fits
   const auto outcome = Call("prepare", vm1_);
   EXPECT_EQ(outcome.exit_code, 1);
-  EXPECT_NE(outcome.user_message.find("layout changed"), std::string::npos) << outcome.user_message;
-  EXPECT_NE(outcome.user_message.find("--accept-layout-change"), std::string::npos);
+  EXPECT_NE(outcome.user_message.find("cannot be kept"), std::string::npos) << outcome.user_message;
+  EXPECT_NE(outcome.user_message.find("To see what would move: nvdimmctl sync vm1\n"),
+            std::string::npos)
+      << outcome.user_message;
+  EXPECT_NE(outcome.user_message.find("nvdimmctl sync vm1 --relayout"), std::string::npos);
+}
+
+TEST_F(GuardTest, AHandEditAfterAStartIsRefusedAndSyncRestoresTheRecord) {
+  ASSERT_EQ(Call("prepare", vm1_).exit_code, 0);  // records the layout at the first start
+  ASSERT_EQ(Call("release", vm1_).exit_code, 0);
+  Domain edited = vm1_;
+  edited.memory_devices[0].target_size = 384 * MiB;  // valid, but not what the guest saw
+  const auto outcome = Call("prepare", edited);
+  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_NE(outcome.user_message.find("target size is 384 MiB, the plan says 386 MiB"),
+            std::string::npos)
+      << outcome.user_message;
+  EXPECT_NE(outcome.user_message.find("To fix: nvdimmctl sync vm1 (it keeps"), std::string::npos);
+  EXPECT_EQ(outcome.user_message.find("--relayout"), std::string::npos) << outcome.user_message;
+}
+
+TEST_F(GuardTest, AMemorySnapshotRefusesPrepareNamingItAndTheFix) {
+  const std::string snapshots = dir_.path() + "/snapshot";
+  std::filesystem::create_directories(snapshots + "/vm1");
+  std::ofstream(snapshots + "/vm1/s1.xml")
+      << "<domainsnapshot><name>s1</name><state>running</state><memory snapshot='internal'/>"
+         "<domain><name>vm1</name><uuid>11111111-1111-1111-1111-111111111111</uuid></domain>"
+         "</domainsnapshot>";
+  config_.libvirt_snapshot_dirs = {snapshots};
+  const auto outcome = Call("prepare", vm1_);
+  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_NE(outcome.user_message.find("snapshots with memory state: 's1'"), std::string::npos)
+      << outcome.user_message;
+  EXPECT_NE(outcome.user_message.find("To fix: virsh snapshot-delete vm1 s1"), std::string::npos);
+  EXPECT_EQ(Call("prepare", vm2_).exit_code, 0);  // another domain's snapshot is not vm2's
+}
+
+TEST_F(GuardTest, ANamespaceMappedLiveByAnotherDomainIsRefused) {
+  const std::string run = dir_.path() + "/libvirt-run";
+  std::filesystem::create_directories(run);
+  std::ofstream(run + "/other.xml")
+      << "<domstatus><domain><name>other</name><uuid>33333333-3333-3333-3333-333333333333</uuid>"
+         "<devices><memory model='nvdimm'><source><path>/dev/dax0.0</path></source></memory>"
+         "</devices></domain></domstatus>";
+  config_.libvirt_run_dirs = {run};
+  const auto outcome = MakeGuard().Check(vm1_);
+  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_NE(outcome.user_message.find("mapped by running domain 'other'"), std::string::npos)
+      << outcome.user_message;
+  EXPECT_NE(outcome.user_message.find("attach-device --live"), std::string::npos);
 }
 
 TEST_F(GuardTest, MigrateAndRestoreAreRefused) {

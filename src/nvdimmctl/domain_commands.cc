@@ -7,6 +7,7 @@
 #include "libvirt/connection.h"
 #include "nvdimmctl/cli.h"
 #include "nvdimmctl/commands.h"
+#include "state/layout_store.h"
 #include "util/bytes.h"
 #include "xml/annotation_xml.h"
 
@@ -93,12 +94,22 @@ Result<HostNamespaces> ListNamespaces(const InventoryOptions& inventory) {
 
 // Plans from the definition as it now stands, rewrites and defines it; prints
 // each change. Nothing is defined when planning fails.
+// An existing layout moves only with options.relayout (sync --relayout).
 Result<Plan> RewriteAndDefine(const LibvirtConnection& connection, Definition& definition,
-                              const HostNamespaces& namespaces) {
+                              const HostNamespaces& namespaces, const PlanOptions& options) {
   auto reread = definition.xml.Read();
   if (!reread) return std::unexpected(reread.error());
-  auto plan = MakePlan(*reread, namespaces);
+  auto plan = MakePlan(*reread, namespaces, options);
   if (!plan) return std::unexpected(plan.error());
+  if (const auto unkept = UnkeptLayouts(*plan); !options.relayout && !unkept.empty()) {
+    std::string why;
+    for (const std::string& line : unkept) why += "\n  - " + line;
+    return Fail(ErrorKind::kConflict,
+                "domain '" + plan->domain +
+                    "': not defined: an existing NVDIMM layout cannot be kept:" + why +
+                    "\nnvdimmctl sync " + plan->domain +
+                    " --relayout replaces it, saying first what the guest loses");
+  }
   const auto changes = definition.xml.Apply(*plan);
   if (auto defined = connection.Define(definition.xml.Serialize()); !defined) {
     return std::unexpected(defined.error());
@@ -108,7 +119,17 @@ Result<Plan> RewriteAndDefine(const LibvirtConnection& connection, Definition& d
     std::cout << d.path << " (" << d.host.dev << "): target " << FormatSize(d.layout.target_size)
               << ", guest " << FormatSize(d.layout.guest_size) << ", node " << d.node << "\n";
   }
+  for (const std::string& note : KeptLayoutNotes(*plan)) std::cout << note << "\n";
   return plan;
+}
+
+// The layouts the domain's last start recorded, which the plan keeps; an
+// unreadable record gives none (prepare refuses it anyway).
+PlanOptions RecordedOptions(const LayoutStore& layouts, const Domain& domain) {
+  PlanOptions options;
+  auto record = layouts.Load(domain.uuid);
+  if (record && *record) options.recorded = RecordedLayouts(**record);
+  return options;
 }
 
 // A domain that has started before has a layout record; a namespace attached
@@ -155,6 +176,11 @@ int Attach(const std::vector<std::string>& args) {
   if (!definition) return Refuse(definition.error());
   auto namespaces = ListNamespaces(o.inventory);
   if (!namespaces) return Refuse(namespaces.error());
+  auto config = LoadConfig();
+  if (!config) return Refuse(config.error());
+  if (auto snapshots = MemorySnapshotProblem(*config, definition->domain, nullptr)) {
+    return Refuse(Error{ErrorKind::kConflict, "domain '" + o.domain + "': " + *snapshots});
+  }
   // ndctl names and device nodes are renumbered across host reboots (the
   // kernel orders namespaces by start address); the uuid is what stays. Pin
   // the entry to it whenever the namespace has one.
@@ -182,7 +208,8 @@ int Attach(const std::vector<std::string>& args) {
     annotation.entries.push_back(request);
     definition->xml.SetAnnotation(annotation);
   }
-  auto plan = RewriteAndDefine(*connection, *definition, *namespaces);
+  auto plan = RewriteAndDefine(*connection, *definition, *namespaces,
+                               RecordedOptions(LayoutStore(config->state_dir), definition->domain));
   if (!plan) return Refuse(plan.error());
   RecordAttachedDevices(definition->domain, *plan);
   return kExitOk;
@@ -267,13 +294,39 @@ int Detach(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+// Per device of the relayout plan: the layout the guest has (record, else
+// definition) and the one it gets, and what the guest sees of the move.
+std::vector<std::string> DescribeRelayout(const Plan& relayout) {
+  std::vector<std::string> out;
+  for (const PlannedDevice& d : relayout.devices) {
+    const std::string who = d.path + " (" + d.host.dev + ")";
+    if (!d.existing) {
+      out.push_back(who + ": new device: " + DescribeLayout(d.layout));
+      continue;
+    }
+    const Layout& old = d.existing->existing;
+    if (old == d.layout) {
+      out.push_back(who + ": stays: " + DescribeLayout(d.layout));
+      continue;
+    }
+    out.push_back(who + ":\n      old (" + std::string(LayoutSourceName(d.existing->source)) +
+                  "): " + DescribeLayout(old) + "\n      new: " + DescribeLayout(d.layout) +
+                  "\n      the guest sees: " + DescribeLayoutMove(old, d.layout));
+  }
+  return out;
+}
+
 int Sync(const std::vector<std::string>& args) {
   DomainOptions o;
+  bool relayout = false;
   bool accept = false;
-  auto options = o.Describe("nvdimmctl sync DOMAIN [--accept-layout-change] [options]", false);
-  options.add_options()("accept-layout-change", po::bool_switch(&accept),
-                        "accept a namespace or layout that changed since the last start");
+  auto options = o.Describe("nvdimmctl sync DOMAIN [--relayout] [options]", false);
+  options.add_options()("relayout", po::bool_switch(&relayout),
+                        "move existing NVDIMM layouts to the computed ones, after printing per "
+                        "device what the guest loses")(
+      "accept-layout-change", po::bool_switch(&accept), "the old name of --relayout");
   o.Parse(args, options, false);
+  relayout = relayout || accept;
 
   auto config = LoadConfig();
   if (!config) return Refuse(config.error());
@@ -283,33 +336,64 @@ int Sync(const std::vector<std::string>& args) {
   if (!definition) return Refuse(definition.error());
   auto namespaces = ListNamespaces(o.inventory);
   if (!namespaces) return Refuse(namespaces.error());
-  auto plan = MakePlan(definition->domain, *namespaces);
-  if (!plan) return Refuse(plan.error());
-
   const LayoutStore layouts(config->state_dir);
   auto record = layouts.Load(definition->domain.uuid);
   if (!record) return Refuse(record.error());
-  const LayoutRecord now = RecordFromPlan(*plan, definition->domain.uuid, definition->domain.name);
-  const auto changes = *record ? CompareLayouts(**record, now) : std::vector<std::string>{};
-  if (!changes.empty()) {
-    std::cout << "The NVDIMM layout of domain '" << o.domain << "' changed since its last start:\n";
-    for (const std::string& change : changes) std::cout << "  - " << change << "\n";
-    if (!accept) {
-      std::cerr << "nvdimmctl: not synced; run again with --accept-layout-change to accept "
-                   "this for domain '"
-                << o.domain << "'\n";
-      return kExitRefused;
+  PlanOptions keep;
+  if (*record) keep.recorded = RecordedLayouts(**record);
+  PlanOptions fresh = keep;
+  fresh.relayout = true;
+
+  auto plan = MakePlan(definition->domain, *namespaces, keep);
+  std::vector<std::string> moves;
+  if (plan) {
+    moves = UnkeptLayouts(*plan);
+    if (*record) {
+      for (const std::string& line :
+           CompareLayouts(**record, RecordFromPlan(*plan, definition->domain.uuid, o.domain))) {
+        std::cout << "since the last start: " << line << "\n";
+      }
+      const auto data =
+          DataMoves(**record, RecordFromPlan(*plan, definition->domain.uuid, o.domain));
+      moves.insert(moves.end(), data.begin(), data.end());
     }
+  } else if (!relayout) {
+    return Refuse(plan.error());
   }
-  if (auto defined = RewriteAndDefine(*connection, *definition, *namespaces); !defined) {
-    return Refuse(defined.error());
+  if (!relayout) {
+    if (moves.empty()) {
+      auto defined = RewriteAndDefine(*connection, *definition, *namespaces, keep);
+      if (!defined) return Refuse(defined.error());
+      std::cout << "domain '" << o.domain << "': no NVDIMM layout moved\n";
+      return kExitOk;
+    }
+    std::cout << "The NVDIMM layout of domain '" << o.domain << "' cannot stay as it is:\n";
+    for (const std::string& line : moves) std::cout << "  - " << line << "\n";
+    if (auto preview = MakePlan(definition->domain, *namespaces, fresh)) {
+      std::cout << "nvdimmctl sync " << o.domain << " --relayout would do this:\n";
+      for (const std::string& line : DescribeRelayout(*preview)) std::cout << "  " << line << "\n";
+    }
+    std::cerr << "nvdimmctl: domain '" << o.domain
+              << "': not synced, nothing changed; run again with --relayout to move the "
+                 "layout as said above\n";
+    return kExitRefused;
   }
-  if (!changes.empty()) {
-    if (auto saved = layouts.Save(definition->domain.uuid, now); !saved) {
+
+  auto moved = MakePlan(definition->domain, *namespaces, fresh);
+  if (!moved) return Refuse(moved.error());
+  std::cout << "Relayout of domain '" << o.domain << "':\n";
+  for (const std::string& line : DescribeRelayout(*moved)) std::cout << "  " << line << "\n";
+  auto defined = RewriteAndDefine(*connection, *definition, *namespaces, fresh);
+  if (!defined) return Refuse(defined.error());
+  // From now on the new layout is the guest's: the next start keeps it.
+  if (*record) {
+    if (auto saved = layouts.Save(definition->domain.uuid,
+                                  RecordFromPlan(*defined, definition->domain.uuid, o.domain));
+        !saved) {
       return Refuse(saved.error());
     }
-    std::cout << "accepted the new layout for domain '" << o.domain << "'\n";
   }
+  std::cout << "accepted the new layout for domain '" << o.domain << "'\n";
   return kExitOk;
 }
 
@@ -332,6 +416,7 @@ int Check(const std::vector<std::string>& args) {
     std::cerr << outcome.user_message;
     return kExitRefused;
   }
+  for (const std::string& note : outcome.notes) std::cout << note << "\n";
   std::cout << "domain '" << o.domain << "': prepare would allow the start\n";
   return kExitOk;
 }

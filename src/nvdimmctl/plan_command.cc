@@ -71,6 +71,11 @@ int RunPlan(const std::vector<std::string>& args) {
     std::cout << PlanToJson(planned->plan).dump(2) << "\n";
   } else {
     PrintPlan(planned->plan);
+    for (const std::string& line : KeptLayoutNotes(planned->plan))
+      std::cout << "  " << line << "\n";
+    for (const std::string& line : UnkeptLayouts(planned->plan)) {
+      std::cout << "  cannot keep: " << line << "\n";
+    }
     for (const std::string& line : DiffAgainstPlan(planned->domain, planned->plan)) {
       std::cout << "  differs: " << line << "\n";
     }
@@ -86,6 +91,18 @@ int RunRewrite(const std::vector<std::string>& args) {
   const auto vm = ParseCommand(args, options, "domain", 1);
   auto planned = PlanDomainFile(Positional(vm), inventory);
   if (!planned) return Refuse(planned.error());
+  // Data first: rewrite never moves an existing layout (nvdimmctl sync
+  // --relayout does, after saying what the guest loses).
+  if (const auto unkept = UnkeptLayouts(planned->plan); !unkept.empty()) {
+    std::string why;
+    for (const std::string& line : unkept) why += "\n  - " + line;
+    return Refuse(Error{ErrorKind::kConflict,
+                        "domain '" + planned->plan.domain +
+                            "': an existing NVDIMM layout cannot be kept, and rewrite never moves "
+                            "one:" +
+                            why + "\nFix the device by hand, or use nvdimmctl sync " +
+                            planned->plan.domain + " --relayout on a defined domain"});
+  }
   for (const std::string& change : planned->xml.Apply(planned->plan)) {
     std::cerr << "changed: " << change << "\n";
   }

@@ -22,10 +22,6 @@ std::string ErrnoText(int error) {
   return std::generic_category().message(error);
 }
 
-Error SystemError(const std::string& what, int error) {
-  return Error{ErrorKind::kSystem, what + ": " + ErrnoText(error)};
-}
-
 std::string Join(const std::string& dir, std::string_view name) {
   std::string path = dir;
   if (path.empty() || path.back() != '/') path += '/';
@@ -109,9 +105,15 @@ Result<void> WriteAll(int fd, std::string_view data, const std::string& path) {
   return {};
 }
 
+}  // namespace
+
+Error SystemError(const std::string& what, int error) {
+  return Error{ErrorKind::kSystem, what + ": " + ErrnoText(error)};
+}
+
 // Every entry name but "." and "..", from a fresh open file description
 // (a dup would share, and move, the directory offset of `fd`).
-Result<std::vector<std::string>> AllEntries(int fd, const std::string& path) {
+Result<std::vector<std::string>> DirectoryEntries(int fd, const std::string& path) {
   const int own = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (own < 0) return std::unexpected(SystemError("open " + path, errno));
   DIR* dir = fdopendir(own);
@@ -134,8 +136,6 @@ Result<std::vector<std::string>> AllEntries(int fd, const std::string& path) {
   std::sort(names.begin(), names.end());
   return names;
 }
-
-}  // namespace
 
 UniqueFd::~UniqueFd() {
   if (fd_ >= 0) close(fd_);
@@ -281,14 +281,14 @@ Result<bool> PrivateDir::RemoveFile(std::string_view name) const {
 }
 
 Result<std::vector<std::string>> PrivateDir::FileNames() const {
-  auto names = AllEntries(fd(), path_);
+  auto names = DirectoryEntries(fd(), path_);
   if (!names) return names;
   std::erase_if(*names, [](const std::string& n) { return IsTempFileName(n); });
   return names;
 }
 
 Result<std::size_t> PrivateDir::RemoveTempFiles() const {
-  auto names = AllEntries(fd(), path_);
+  auto names = DirectoryEntries(fd(), path_);
   if (!names) return std::unexpected(names.error());
   std::size_t removed = 0;
   for (const std::string& name : *names) {

@@ -37,6 +37,14 @@ class UniqueFd {
   int fd_ = -1;
 };
 
+// kSystem "<what>: <strerror>".
+Error SystemError(const std::string& what, int error);
+
+// Every entry name of the directory open as `fd` but "." and "..", sorted,
+// from a fresh open file description (a dup would share, and move, the
+// directory offset of `fd`). `path` names it in errors.
+Result<std::vector<std::string>> DirectoryEntries(int fd, const std::string& path);
+
 // A plain entry name: non-empty, at most 255 bytes, no '/' or NUL, not "." or
 // "..". The minimum for a name never to leave its directory.
 bool IsPlainFileName(std::string_view name);

@@ -151,7 +151,9 @@ std::string JoinClauses(const std::vector<std::string>& clauses, const char* sep
 // What a layout change does to the data, knowing guest offset 0 is backing
 // offset 0 in both layouts: the data area never shifts, only its end (G) and
 // the label area (the last L bytes of S) can move.
-std::string DataEffects(const Layout& o, const Layout& n) {
+}  // namespace
+
+std::string DescribeLayoutMove(const Layout& o, const Layout& n) {
   std::vector<std::string> clauses;
   if (n.guest_size > o.guest_size) {
     clauses.push_back("guest size " + Change(o.guest_size, n.guest_size) +
@@ -203,7 +205,12 @@ std::string DataEffects(const Layout& o, const Layout& n) {
   return text;
 }
 
-void ComparePair(const LayoutDevice& o, const LayoutDevice& n, std::vector<std::string>& out) {
+namespace {
+
+// data_only: only what moves or destroys the guest's data (identity and
+// layout changes), not renames, new nodes or <pmem/>.
+void ComparePair(const LayoutDevice& o, const LayoutDevice& n, bool data_only,
+                 std::vector<std::string>& out) {
   const std::string name = Name(n);
 
   std::vector<std::string> identity;
@@ -222,6 +229,16 @@ void ComparePair(const LayoutDevice& o, const LayoutDevice& n, std::vector<std::
     out.push_back(name + ": " + JoinClauses(identity, " and ") +
                   " (the namespace was re-created or reconfigured on the host: the data the "
                   "guest wrote is gone)");
+  }
+  if (data_only) {
+    const bool moved = o.layout.target_size != n.layout.target_size ||
+                       o.layout.label_size != n.layout.label_size ||
+                       o.layout.align_size != n.layout.align_size ||
+                       o.layout.guest_size != n.layout.guest_size;
+    if (moved && !reconfigured) {
+      out.push_back(name + ": layout changed: " + DescribeLayoutMove(o.layout, n.layout));
+    }
+    return;
   }
   if (o.dev != n.dev && !reconfigured) {
     out.push_back(name + ": ndctl name changed from " + o.dev + " to " + n.dev +
@@ -248,7 +265,7 @@ void ComparePair(const LayoutDevice& o, const LayoutDevice& n, std::vector<std::
                   Change(o.layout.guest_size, n.layout.guest_size));
   } else if (layout_changed) {
     out.push_back(name + ": " + (cause.empty() ? "computed layout changed" : cause) + ": " +
-                  DataEffects(o.layout, n.layout));
+                  DescribeLayoutMove(o.layout, n.layout));
   } else if (!cause.empty() && !reconfigured) {
     out.push_back(name + ": " + cause + "; the computed layout is unchanged (target " +
                   FormatSize(n.layout.target_size) + ", guest size " +
@@ -293,7 +310,16 @@ LayoutRecord RecordFromPlan(const Plan& plan, std::string_view domain_uuid,
   return record;
 }
 
-std::vector<std::string> CompareLayouts(const LayoutRecord& old_record, const LayoutRecord& now) {
+std::vector<RecordedLayout> RecordedLayouts(const LayoutRecord& record) {
+  std::vector<RecordedLayout> out;
+  for (const LayoutDevice& d : record.devices) out.push_back({d.key, d.layout});
+  return out;
+}
+
+namespace {
+
+std::vector<std::string> Compare(const LayoutRecord& old_record, const LayoutRecord& now,
+                                 bool data_only) {
   const auto& olds = old_record.devices;
   const auto& news = now.devices;
   std::vector<std::optional<std::size_t>> partner(news.size());
@@ -317,20 +343,30 @@ std::vector<std::string> CompareLayouts(const LayoutRecord& old_record, const La
   std::vector<std::string> out;
   for (std::size_t j = 0; j < news.size(); ++j) {
     if (partner[j]) {
-      ComparePair(olds[*partner[j]], news[j], out);
-    } else {
+      ComparePair(olds[*partner[j]], news[j], data_only, out);
+    } else if (!data_only) {
       out.push_back(Name(news[j]) + ": new in the domain: the guest gets an NVDIMM of " +
                     FormatSize(news[j].layout.guest_size) +
                     " holding whatever the host namespace holds");
     }
   }
   for (std::size_t i = 0; i < olds.size(); ++i) {
-    if (used[i]) continue;
+    if (used[i] || data_only) continue;
     out.push_back(Name(olds[i]) + ": no longer in the domain: the guest loses this NVDIMM of " +
                   FormatSize(olds[i].layout.guest_size) +
                   " (its data stays on the host namespace, untouched)");
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<std::string> CompareLayouts(const LayoutRecord& old_record, const LayoutRecord& now) {
+  return Compare(old_record, now, /*data_only=*/false);
+}
+
+std::vector<std::string> DataMoves(const LayoutRecord& old_record, const LayoutRecord& now) {
+  return Compare(old_record, now, /*data_only=*/true);
 }
 
 nlohmann::ordered_json LayoutRecordToJson(const LayoutRecord& record) {

@@ -66,6 +66,19 @@ LayoutRecord RecordFromPlan(
 // reconfigured rather than as one removed and one added.
 std::vector<std::string> CompareLayouts(const LayoutRecord& old_record, const LayoutRecord& now);
 
+// Only the changes that move or destroy the guest's data: a namespace
+// re-created or reconfigured, a target/label/alignsize/guest size that is not
+// the one the guest ran with. Renames, a new guest node or <pmem/> are not.
+std::vector<std::string> DataMoves(const LayoutRecord& old_record, const LayoutRecord& now);
+
+// What the guest sees when its layout changes from `old_layout` to
+// `new_layout` (guest offset 0 is backing offset 0 in both): where its data
+// ends, where its label area moves.
+std::string DescribeLayoutMove(const Layout& old_layout, const Layout& new_layout);
+
+// The record's layouts, as the planner takes them (PlanOptions::recorded).
+std::vector<RecordedLayout> RecordedLayouts(const LayoutRecord& record);
+
 nlohmann::ordered_json LayoutRecordToJson(const LayoutRecord& record);
 // kInvalidInput naming the first field that is missing or wrong.
 Result<LayoutRecord> LayoutRecordFromJson(std::string_view text);

@@ -117,6 +117,16 @@ f=$(domain shadow "<nvdimm:nvdimm path='/etc/shadow'/>")
 plan "path outside /dev" "vm-shadow" "/etc/shadow" -- rewrite "$f" --inventory "$inventory"
 f=$(domain sda "<nvdimm:nvdimm path='/dev/sda'/>")
 plan "path is not a namespace" "vm-sda" "/dev/sda" "no NVDIMM namespace" -- rewrite "$f" --inventory "$inventory"
+# Data first: an existing device whose layout cannot work is never moved by
+# rewrite (only sync --relayout moves a layout, saying what the guest loses).
+f=$(raw unusable.xml "<domain type='qemu'><name>vm-unusable</name>
+  <uuid>5a1d7c38-9b0e-4f62-8c1e-2f4d6b7a9e01</uuid><memory unit='MiB'>768</memory><vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>
+  <memory model='nvdimm' access='shared'><source><path>/dev/dax0.0</path>
+  <alignsize unit='KiB'>2048</alignsize><pmem/></source><target><size unit='MiB'>512</size>
+  <node>0</node><label><size unit='KiB'>128</size></label></target></memory></devices></domain>")
+plan "existing layout does not fit" "vm-unusable" "cannot be kept" \
+  "target size 512 MiB exceeds the backing size 502 MiB" "--relayout" -- rewrite "$f" --inventory "$inventory"
 f=$(domain relative "<nvdimm:nvdimm path='dax0.0'/>")
 plan "relative path" "vm-relative" "dax0.0" -- plan "$f" --inventory "$inventory"
 f=$(domain dotdot "<nvdimm:nvdimm path='/dev/../etc/shadow'/>")

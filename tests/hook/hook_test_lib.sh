@@ -124,3 +124,45 @@ hook_sandbox() {
     printf '%s\n' "$@"
   } >"$work/hook.conf"
 }
+
+# ---------------------------------------------------------------------------
+# For the tests against a session libvirtd (session_libvirtd.sh sourced; the
+# script sets $out, the output dir, $conf, the hook config, and $nvdimmctl).
+
+# ctl ARGS...: nvdimmctl as SESSION_UID, as an admin of the session daemon.
+ctl() {
+  local SESSION_ENV
+  session_env
+  timeout --kill-after=10 120 \
+    setpriv --reuid="$SESSION_UID" --regid="$SESSION_GID" --clear-groups \
+    "${SESSION_ENV[@]}" NVDIMM_HOOK_CONFIG="$conf" LIBVIRT_AUTOSTART=0 "$nvdimmctl" "$@"
+}
+
+# try NAME CMD...: runs CMD; $out/NAME.out, .err and .all (both); sets rc.
+rc=0
+try() {
+  local name=$1
+  shift
+  set +e
+  "$@" >"$out/$name.out" 2>"$out/$name.err"
+  rc=$?
+  set -e
+  cat "$out/$name.out" "$out/$name.err" >"$out/$name.all"
+}
+
+# show NAME: the output of a `try`, as comment lines.
+show() { sed "s/^/#   $1: /" "$out/$1.all"; }
+
+# expect_ok WHAT NAME: the `try` NAME succeeded.
+expect_ok() {
+  ((rc == 0)) || fail "$1 failed (exit $rc): $(cat "$out/$2.all")"
+  ok "$1 succeeded"
+}
+# expect_refused WHAT NAME: the `try` NAME failed.
+expect_refused() {
+  ((rc != 0)) || fail "$1 succeeded, expected a refusal: $(cat "$out/$2.all")"
+  ok "$1 refused (exit $rc)"
+}
+
+state_of() { virsh_session domstate "$1" | head -n 1; }
+

@@ -18,7 +18,8 @@
 #   4. a hand-edited wrong target size is refused at prepare (diff + sync line)
 #   5. a size only libvirt changes (simulated at `start`) is refused before QEMU runs
 #   6. save + restore and managedsave + start are refused at restore
-#   7. a namespace that changed size refuses the start until sync --accept-layout-change
+#   7. a namespace that grew keeps the guest's layout; sync --relayout says
+#      what moves and moves it
 #   8. domains without NVDIMM start while the inventory, the run dir, the config is broken
 #   9. libvirtd restart (also with the inventory broken): the NVDIMM domain
 #      keeps running and keeps its claim
@@ -125,6 +126,7 @@ device-dir = $devdir
 run-dir = $work/hook-run
 state-dir = $work/hook-state
 libvirt-run-dir = $work/runtime/libvirt/qemu/run
+libvirt-snapshot-dir = $work/config/libvirt/qemu/snapshot
 claim-grace = 300
 probe = auto
 EOF
@@ -179,43 +181,6 @@ chmod 0644 "$work"/*.xml
 
 # ---------------------------------------------------------------------------
 # Helpers.
-
-# ctl ARGS...: nvdimmctl as SESSION_UID, as an admin of the session daemon.
-ctl() {
-  local SESSION_ENV
-  session_env
-  timeout --kill-after=10 120 \
-    setpriv --reuid="$SESSION_UID" --regid="$SESSION_GID" --clear-groups \
-    "${SESSION_ENV[@]}" NVDIMM_HOOK_CONFIG="$conf" LIBVIRT_AUTOSTART=0 "$nvdimmctl" "$@"
-}
-
-# try NAME CMD...: runs CMD; $out/NAME.out, .err and .all (both); sets rc.
-rc=0
-try() {
-  local name=$1
-  shift
-  set +e
-  "$@" >"$out/$name.out" 2>"$out/$name.err"
-  rc=$?
-  set -e
-  cat "$out/$name.out" "$out/$name.err" >"$out/$name.all"
-}
-
-# show NAME: the output of a `try`, as comment lines.
-show() { sed "s/^/#   $1: /" "$out/$1.all"; }
-
-# expect_ok WHAT NAME: the `try` NAME succeeded.
-expect_ok() {
-  ((rc == 0)) || fail "$1 failed (exit $rc): $(cat "$out/$2.all")"
-  ok "$1 succeeded"
-}
-# expect_refused WHAT NAME: the `try` NAME failed.
-expect_refused() {
-  ((rc != 0)) || fail "$1 succeeded, expected a refusal: $(cat "$out/$2.all")"
-  ok "$1 refused (exit $rc)"
-}
-
-state_of() { virsh_session domstate "$1" | head -n 1; }
 
 calls_mark() { wc -l <"$calls"; }
 # calls_since MARK: the hook calls logged after MARK.
@@ -416,7 +381,7 @@ show start-wrong
 expect_contains "virsh start $A: refused by prepare" "$out/start-wrong.all" "50-nvdimm-hook $A prepare begin -"
 expect_contains "virsh start $A: the diff" "$out/start-wrong.all" "the definition differs from the NVDIMM plan"
 expect_contains "virsh start $A: the fix" "$out/start-wrong.all" "To fix: nvdimmctl sync $A"
-expect_lacks "virsh start $A: no layout change involved" "$out/start-wrong.all" "--accept-layout-change"
+expect_lacks "virsh start $A: no layout change involved" "$out/start-wrong.all" "--relayout"
 expect_no_call "$A start" "$mark" "$A start begin"
 expect_eq "$A state" "$(state_of "$A")" "shut off"
 try sync-wrong ctl sync "$A" -c "$uri"
@@ -499,7 +464,7 @@ try destroy-a5 virsh_session destroy "$A"
 expect_ok "virsh destroy $A" destroy-a5
 
 # ---------------------------------------------------------------------------
-scenario "7. the namespace changed size: refused until sync --accept-layout-change"
+scenario "7. the namespace grew: the guest keeps its layout until sync --relayout"
 new_size=$((device_size + 128 * 1024 * 1024))
 py '
 import json, os, sys
@@ -518,28 +483,25 @@ os.rename(path + ".tmp", path)
 truncate -s "$new_size" "$devdir/$chardev"
 ok "namespace0.0 is now $new_size bytes (was $device_size), inventory and backing file"
 definition_before=$(virsh_session dumpxml --inactive "$A")
+# Data first: the layout the guest ran with still fits, so it is kept.
 try check-changed ctl check "$A" -c "$uri"
-expect_refused "nvdimmctl check $A" check-changed
-mark=$(calls_mark)
-try start-changed virsh_session start "$A"
-expect_refused "virsh start $A" start-changed
-show start-changed
-expect_contains "virsh start $A: refused by prepare" "$out/start-changed.all" "50-nvdimm-hook $A prepare begin -"
-expect_contains "virsh start $A: the reason" "$out/start-changed.all" "the NVDIMM layout changed since the last start"
-expect_contains "virsh start $A: the fix" "$out/start-changed.all" "nvdimmctl sync $A --accept-layout-change"
-expect_no_call "$A start" "$mark" "$A start begin"
-try sync-noflag ctl sync "$A" -c "$uri"
-expect_refused "nvdimmctl sync $A without --accept-layout-change" sync-noflag
-show sync-noflag
-expect_contains "nvdimmctl sync $A: what changed" "$out/sync-noflag.all" "namespace size"
-expect_contains "nvdimmctl sync $A: what happens to the data" "$out/sync-noflag.all" "existing data stays at the same offsets"
-expect_contains "nvdimmctl sync $A: how to accept" "$out/sync-noflag.all" "--accept-layout-change"
-expect_eq "$A definition unchanged by the refused sync" \
+expect_ok "nvdimmctl check $A (the recorded layout still fits)" check-changed
+show check-changed
+expect_contains "nvdimmctl check $A: kept" "$out/check-changed.all" "kept: existing layout from the layout record"
+expect_contains "nvdimmctl check $A: how to grow" "$out/check-changed.all" "nvdimmctl sync $A --relayout"
+try sync-keep ctl sync "$A" -c "$uri"
+expect_ok "nvdimmctl sync $A (plain)" sync-keep
+show sync-keep
+expect_contains "nvdimmctl sync $A: moves nothing" "$out/sync-keep.all" "no NVDIMM layout moved"
+expect_eq "$A definition unchanged by the plain sync" \
   "$(virsh_session dumpxml --inactive "$A")" "$definition_before"
-try sync-accept ctl sync "$A" --accept-layout-change -c "$uri"
-expect_ok "nvdimmctl sync $A --accept-layout-change" sync-accept
+try sync-accept ctl sync "$A" --relayout -c "$uri"
+expect_ok "nvdimmctl sync $A --relayout" sync-accept
 show sync-accept
-expect_contains "nvdimmctl sync $A --accept-layout-change" "$out/sync-accept.all" "accepted the new layout"
+expect_contains "nvdimmctl sync $A --relayout: the old layout" "$out/sync-accept.all" "old (the layout record of its last start): target $((target_a / 1048576)) MiB"
+expect_contains "nvdimmctl sync $A --relayout: what the guest sees" "$out/sync-accept.all" "existing data stays at the same offsets"
+expect_contains "nvdimmctl sync $A --relayout: the label moves" "$out/sync-accept.all" "its label area moves"
+expect_contains "nvdimmctl sync $A --relayout" "$out/sync-accept.all" "accepted the new layout"
 plan_a2=$(plan_of "$A")
 guest_a2=$(plan_field "$plan_a2" guest_size)
 expect_ne "$A planned guest size after the change" "$guest_a2" "$guest_a"

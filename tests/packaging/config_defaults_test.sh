@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
             << "run-dir = " << c->run_dir << "\n"
             << "state-dir = " << c->state_dir << "\n";
   for (const auto& d : c->libvirt_run_dirs) std::cout << "libvirt-run-dir = " << d << "\n";
+  for (const auto& d : c->libvirt_snapshot_dirs) std::cout << "libvirt-snapshot-dir = " << d << "\n";
   std::cout << "claim-grace = " << c->claim_grace.count() << "\n"
             << "probe = " << (c->probe == nvh::ProbeMode::kAuto ? "auto" : "off") << "\n"
             << "probe-timeout = " << c->probe_timeout.count() << "\n";
