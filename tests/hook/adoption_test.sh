@@ -30,10 +30,10 @@ source "$here/hook_test_lib.sh"
 session_reexec_in_namespace "$here/$(basename "${BASH_SOURCE[0]}")" "$@"
 
 build_dir=$(cd "$1" && pwd) || session_die "BUILD_DIR $1 does not exist"
-hook=$build_dir/nvdimm-hook
+hook=$build_dir/nvdimm-hook-entry-uninstalled # what libvirt runs; execs $build_dir/nvdimm-hook
 nvdimmctl=$build_dir/nvdimmctl
 session_require_tools python3 truncate sha256sum qemu-img
-for f in "$hook" "$nvdimmctl"; do
+for f in "$hook" "$build_dir/nvdimm-hook" "$nvdimmctl"; do
   [[ -x $f ]] || session_die "$f is missing or not executable: build nvdimm-hook and nvdimmctl first"
 done
 
