@@ -17,8 +17,9 @@ std::vector<PeerLayout> ComparePeers(const Domain& domain, const Plan& plan,
                                      const PlannedDevice& device) {
   PeerGuest guest;
   guest.has_numa = !domain.numa_cells.empty();
-  // oVirt's getMatchingNumaNode() maps the namespace's host node through
-  // <numatune> as our planner's default does.
+  // oVirt's getMatchingNumaNode(numatune, guest nodes, host node) was not
+  // read; we assume it picks the guest node as our planner's default does
+  // (the <numatune> memnode holding the namespace's host node).
   guest.node = device.node;
   guest.nvdimms = static_cast<unsigned>(plan.devices.size());
   const Geometry geometry = NamespaceGeometry(device.host, kMinLabelSize, plan.arch);

@@ -17,7 +17,8 @@
 //  [E3] backend/manager/modules/common/src/main/java/org/ovirt/engine/core/
 //       common/businessentities/ArchitectureType.java,
 //       getHotplugMemorySizeFactorMb(): x86 family 128, ppc family 256; the
-//       enum has x86_64, ppc64, ppc64le, ppcle, s390x and no aarch64.
+//       enum has x86_64, ppc64, ppc64le, ppcle, s390x and no aarch64 (the
+//       stored copy; its commit is not listed).
 //  [V1] oVirt/vdsm lib/vdsm/common/hostdev.py, the nvdimm listing
 //       (`ndctl list --namespaces -v`), commit 13c8f4c34049: device_size =
 //       ndctl "size" (the usable size), align_size only `if 'align' in
