@@ -28,13 +28,14 @@
 //       commit 45a4110d20a5: model nvdimm, access 'shared', alignsize =
 //       align_kb, <pmem/> always, target size = size_kb, node 0, label
 //       2 * units.Ki KiB = 2 MiB.
-//  [N2] nova/virt/libvirt/driver.py LibvirtDriver._guest_add_vpmems (sets
+//  [N2] nova/privsep/libvirt.py get_pmem_namespaces(), read (stored version
+//       4ac57750ae8f): `ndctl list -X`, the namespaces with a dax region;
+//       Nova's vPMEM admin guide: "only uses PMEM namespaces in devdax mode".
+//       nova/virt/libvirt/driver.py LibvirtDriver._guest_add_vpmems (sets
 //       <maxMemory slots> to the number of vPMEMs, one LibvirtConfigGuestVPMEM
-//       per namespace with the namespace's size and its dax region's align)
-//       and nova/privsep/libvirt.py get_pmem_namespaces (`ndctl list -X`:
-//       devdax namespaces only). The stored driver.py copies predate vPMEM
-//       (Train, 20.0.0): these two steps are from FACTS.md and Nova's vPMEM
-//       admin guide ("only uses PMEM namespaces in devdax mode"), not re-read.
+//       per namespace with the namespace's size and its dax region's align):
+//       the stored driver.py copies predate vPMEM (Train, 20.0.0), so this
+//       step is from FACTS.md, not re-read.
 
 namespace nvh {
 namespace {
