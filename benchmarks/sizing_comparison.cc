@@ -150,8 +150,9 @@ int main() {
   std::printf(
       "%zu geometries: {x86_64, aarch64, ppc64} x {raw, sector, fsdax align 2M, devdax align 2M,\n"
       "devdax align 1G} x namespaces every 16 MiB (1 GiB for devdax 1G) from 256 MiB to 64 GiB,\n"
-      "each at the usable size the kernel leaves (src/core/namespace_usable.h: memmap 64 B per\n"
-      "4 KiB page padded to the alignment, BTT overhead for sector), label 128 KiB. A layout is\n"
+      "each at the usable size an x86_64 host kernel leaves (src/core/namespace_usable.h: memmap\n"
+      "64 B per 4 KiB page padded to the alignment, BTT overhead for sector), label 128 KiB. A "
+      "layout is\n"
       "valid when no rule of sizing.cc breaks after libvirt's own rounding (hot plug excepted\n"
       "for Nova, which fills every memory slot with vPMEMs); guest size is what QEMU computes.\n"
       "\"starts\": no rule broken that libvirt, QEMU or device DAX refuses (hotplug-block and\n"
