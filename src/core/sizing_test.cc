@@ -6,8 +6,6 @@
 #include <array>
 #include <random>
 
-#include "core/peer_formulas.h"
-
 namespace nvh {
 namespace {
 
@@ -254,37 +252,6 @@ TEST(SizingBruteForce, SearchFindsLayoutsWhenTheBarIsLow) {
   EXPECT_TRUE(IsValidLayout(g, found.layout));
   // A bar one block above the optimum is out of reach.
   EXPECT_FALSE(FindBetter(g, 512 * MiB, ~0ULL).any);
-}
-
-// ---- Peers -------------------------------------------------------------------
-
-TEST(SizingPeers, NeverSmallerThanOvirtWhereOvirtIsValid) {
-  int ovirt_valid = 0;
-  for (const Geometry& g : Geometries()) {
-    const Layout ovirt = OvirtLayout(g);
-    if (!IsValidLayout(g, ovirt)) continue;
-    ++ovirt_valid;
-    auto ours = ComputeLayout(g);
-    ASSERT_TRUE(ours) << ArchName(g.arch) << " D=" << g.backing_size;
-    EXPECT_GE(ours->guest_size, ovirt.guest_size) << ArchName(g.arch) << " D=" << g.backing_size;
-  }
-  EXPECT_GT(ovirt_valid, 100);  // the comparison is not vacuous
-}
-
-TEST(SizingPeers, OvirtOverflowsOnPpc64WhenSizeIsBlockAligned) {
-  const Geometry g = Make(Arch::kPpc64, NamespaceMode::kRaw, GiB);
-  std::vector<Constraint> broken;
-  for (const Violation& v : CheckLayout(g, OvirtLayout(g))) broken.push_back(v.constraint);
-  EXPECT_NE(std::find(broken.begin(), broken.end(), Constraint::kFitsBacking), broken.end());
-}
-
-TEST(SizingPeers, NovaIgnoresHotplugAlignment) {
-  const Geometry g = Make(Arch::kX86_64, NamespaceMode::kDevdax, 512 * MiB, 2 * MiB);
-  const Layout nova = NovaLayout(g);
-  EXPECT_EQ(nova.guest_size, 510 * MiB);
-  std::vector<Constraint> broken;
-  for (const Violation& v : CheckLayout(g, nova)) broken.push_back(v.constraint);
-  EXPECT_NE(std::find(broken.begin(), broken.end(), Constraint::kHotplugBlock), broken.end());
 }
 
 }  // namespace

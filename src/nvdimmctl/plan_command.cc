@@ -1,5 +1,6 @@
 #include <iostream>
 
+#include "core/peer_comparison.h"
 #include "core/plan.h"
 #include "core/plan_json.h"
 #include "nvdimmctl/cli.h"
@@ -51,6 +52,14 @@ void PrintPlan(const Plan& plan) {
   }
 }
 
+void PrintPeerComparison(const Domain& domain, const Plan& plan) {
+  for (const PlannedDevice& d : plan.devices) {
+    std::cout << "  " << d.path << " elsewhere:\n";
+    for (const std::string& line : DescribePeers(domain, plan, d))
+      std::cout << "    " << line << "\n";
+  }
+}
+
 std::string Positional(const po::variables_map& vm) {
   if (!vm.count("domain")) throw po::error("a DOMAIN.xml argument is required");
   return vm["domain"].as<std::string>();
@@ -62,13 +71,17 @@ int RunPlan(const std::vector<std::string>& args) {
   InventoryOptions inventory;
   po::options_description options("nvdimmctl plan DOMAIN.xml [options]");
   options.add_options()("json", "print the plan as JSON (sizes in bytes)")(
+      "compare", "also show what oVirt and Nova would write for each device")(
       "domain", po::value<std::string>(), "domain XML file, '-' for stdin");
   inventory.AddTo(options);
   const auto vm = ParseCommand(args, options, "domain", 1);
   auto planned = PlanDomainFile(Positional(vm), inventory);
   if (!planned) return Refuse(planned.error());
+  const bool compare = vm.count("compare") > 0;
   if (vm.count("json")) {
-    std::cout << PlanToJson(planned->plan).dump(2) << "\n";
+    auto json = PlanToJson(planned->plan);
+    if (compare) AddPeersToPlanJson(json, planned->domain, planned->plan);
+    std::cout << json.dump(2) << "\n";
   } else {
     PrintPlan(planned->plan);
     for (const std::string& line : KeptLayoutNotes(planned->plan))
@@ -76,6 +89,7 @@ int RunPlan(const std::vector<std::string>& args) {
     for (const std::string& line : UnkeptLayouts(planned->plan)) {
       std::cout << "  cannot keep: " << line << "\n";
     }
+    if (compare) PrintPeerComparison(planned->domain, planned->plan);
     for (const std::string& line : DiffAgainstPlan(planned->domain, planned->plan)) {
       std::cout << "  differs: " << line << "\n";
     }
