@@ -108,15 +108,30 @@ Result<int> GuestNode(const Domain& domain, const NvdimmRequest* request, const 
 
 Result<PlannedDevice> PlanDevice(const Domain& domain, const HostNamespace& ns,
                                  const NvdimmRequest* request, std::optional<std::uint64_t> label,
-                                 std::optional<int> node_hint, const std::string& context) {
+                                 std::optional<int> node_hint, const std::string& context,
+                                 Plan& plan) {
   PlannedDevice device;
   device.host = ns;
   if (request) device.request = *request;
   device.path = ns.DevicePath();
-  auto layout = ComputeLayout(NamespaceGeometry(ns, label.value_or(kMinLabelSize), domain.arch));
+  if (plan.memory_block.bytes == 0) {
+    auto block = GuestMemoryBlock(domain);
+    if (!block) return std::unexpected(block.error());
+    plan.memory_block = *block;
+  }
+  const Geometry geometry =
+      NamespaceGeometry(ns, label.value_or(kMinLabelSize), domain.arch, plan.memory_block.bytes);
+  auto layout = ComputeLayout(geometry);
   if (!layout) {
     return std::unexpected(
-        WithContext(layout.error(), context + ns.dev + " (" + device.path + "): "));
+        WithContext(layout.error(), context + ns.dev + " (" + device.path + "), memory block " +
+                                        FormatSize(plan.memory_block.bytes) + " (" +
+                                        plan.memory_block.reason + "): "));
+  }
+  if (label && layout->label_size != *label) {
+    plan.warnings.push_back(context + ns.dev + ": label " + FormatSize(*label) + " rounded up to " +
+                            FormatSize(layout->label_size) + " (" + LabelRoundingReason(geometry) +
+                            ")");
   }
   device.layout = *layout;
   if (node_hint) {
@@ -176,9 +191,10 @@ Prerequisites ComputePrerequisites(const Domain& domain,
 
 }  // namespace
 
-Geometry NamespaceGeometry(const HostNamespace& ns, std::uint64_t label_size, Arch arch) {
+Geometry NamespaceGeometry(const HostNamespace& ns, std::uint64_t label_size, Arch arch,
+                           std::uint64_t hotplug_block) {
   const bool aligned_mode = ns.mode == NamespaceMode::kDevdax || ns.mode == NamespaceMode::kFsdax;
-  return Geometry{ns.size, ns.mode, aligned_mode ? ns.align : 0, label_size, arch};
+  return Geometry{ns.size, ns.mode, aligned_mode ? ns.align : 0, label_size, arch, hotplug_block};
 }
 
 MemoryDevice PlannedDevice::Device() const {
@@ -199,6 +215,9 @@ Result<Plan> MakePlan(const Domain& domain, const HostNamespaces& inventory) {
   Plan plan;
   plan.domain = domain.name;
   plan.arch = domain.arch;
+  // An unknown memory block refuses only a domain that has a device to plan:
+  // a domain without NVDIMMs is never blocked (PlanDevice asks again).
+  if (auto block = GuestMemoryBlock(domain)) plan.memory_block = *block;
   std::set<std::string> claimed;  // namespace identities already planned
   if (domain.annotation) {
     for (const NvdimmRequest& request : domain.annotation->entries) {
@@ -209,7 +228,8 @@ Result<Plan> MakePlan(const Domain& domain, const HostNamespaces& inventory) {
         return Fail(ErrorKind::kInvalidInput,
                     context + "names " + (*ns)->dev + ", which another entry already names");
       }
-      auto device = PlanDevice(domain, **ns, &request, request.label_size, std::nullopt, context);
+      auto device =
+          PlanDevice(domain, **ns, &request, request.label_size, std::nullopt, context, plan);
       if (!device) return std::unexpected(device.error());
       plan.devices.push_back(std::move(*device));
     }
@@ -226,7 +246,7 @@ Result<Plan> MakePlan(const Domain& domain, const HostNamespaces& inventory) {
     const std::string context =
         "domain '" + domain.name + "': <memory model='nvdimm'> " + device.source_path + ": ";
     auto planned =
-        PlanDevice(domain, *ns, nullptr, device.label_size, device.node.value_or(0), context);
+        PlanDevice(domain, *ns, nullptr, device.label_size, device.node.value_or(0), context, plan);
     if (!planned) return std::unexpected(planned.error());
     plan.devices.push_back(std::move(*planned));
   }

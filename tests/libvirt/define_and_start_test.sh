@@ -4,7 +4,13 @@
 # `virsh start` of it with a file-backed namespace of the planned size
 # succeeds, and QEMU reports the planned geometry.
 #
-#   define_and_start_test.sh BUILD_DIR SOURCE_DIR
+#   define_and_start_test.sh BUILD_DIR SOURCE_DIR [DOMAIN.xml]
+#
+# DOMAIN.xml (default examples/domain.xml, x86_64) selects the architecture:
+# tests/data/domain-ppc64.xml (pseries) and tests/data/domain-aarch64.xml
+# (virt, where the rewrite also adds UEFI and a 64-bit CPU) run the same
+# checks with that architecture's rounding rules; those two start --paused
+# (the layout is fixed before any guest code runs; UEFI under TCG is slow).
 #
 # Runs as root (it re-execs itself in a private mount + pid namespace, see
 # session_libvirtd.sh). TCG only. Prints one "ok: ..." line per assertion;
@@ -16,14 +22,14 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=session_libvirtd.sh
 source "$here/session_libvirtd.sh"
 
-(($# == 2)) || session_die "usage: $0 BUILD_DIR SOURCE_DIR"
+(($# == 2 || $# == 3)) || session_die "usage: $0 BUILD_DIR SOURCE_DIR [DOMAIN.xml]"
 session_reexec_in_namespace "$here/$(basename "${BASH_SOURCE[0]}")" "$@"
 
 build_dir=$(cd "$1" && pwd) || session_die "BUILD_DIR $1 does not exist"
 source_dir=$(cd "$2" && pwd) || session_die "SOURCE_DIR $2 does not exist"
 nvdimmctl=$build_dir/nvdimmctl
 inventory=$source_dir/examples/inventory.json
-domain_xml=$source_dir/examples/domain.xml
+domain_xml=${3:-$source_dir/examples/domain.xml}
 
 session_require_tools python3 virt-xml-validate truncate stat
 [[ -x $nvdimmctl ]] || session_die "$nvdimmctl is missing or not executable: build the nvdimmctl target first"
@@ -67,14 +73,15 @@ py() {
 
 # ---------------------------------------------------------------------------
 # The namespace the annotation selects, from the inventory.
-read -r domain_name annotated_uuid < <(py '
+read -r domain_name annotated_uuid arch < <(py '
 import sys, xml.etree.ElementTree as ET
 ns = "urn:nvdimm-hook:1"
 root = ET.parse(sys.argv[1]).getroot()
 entries = root.findall("./metadata/{%s}nvdimms/{%s}nvdimm" % (ns, ns))
 if len(entries) != 1 or "uuid" not in entries[0].attrib:
     sys.exit("%s: expected exactly one <nvdimm uuid=...> annotation entry" % sys.argv[1])
-print(root.findtext("./name").strip(), entries[0].attrib["uuid"])
+arch = root.find("./os/type").get("arch", "x86_64")
+print(root.findtext("./name").strip(), entries[0].attrib["uuid"], arch)
 ' "$domain_xml")
 [[ -n ${annotated_uuid:-} ]] || fail "cannot read the name and annotation of $domain_xml"
 
@@ -159,9 +166,16 @@ target_size=${plan[target_size]}
 ((target_size <= device_size)) ||
   fail "plan target size ${plan[target_size]} > device size $device_size"
 ok "plan target size ${plan[target_size]} <= device size $device_size"
-((target_size % (2 * 1024 * 1024) == 0)) ||
-  fail "plan target size ${plan[target_size]} is not a multiple of 2 MiB: libvirt would round it up at start"
-ok "plan target size ${plan[target_size]} is a multiple of 2 MiB"
+if [[ $arch == ppc64* ]]; then
+  # libvirt qemuDomainNVDimmAlignSizePseries: S - L in 256 MiB steps.
+  (((target_size - plan[label_size]) % (256 * 1024 * 1024) == 0)) ||
+    fail "plan target size ${plan[target_size]} minus label ${plan[label_size]} is not a multiple of 256 MiB"
+  ok "plan target size minus label is a multiple of 256 MiB (pseries)"
+else
+  ((target_size % (2 * 1024 * 1024) == 0)) ||
+    fail "plan target size ${plan[target_size]} is not a multiple of 2 MiB: libvirt would round it up at start"
+  ok "plan target size ${plan[target_size]} is a multiple of 2 MiB"
+fi
 
 if ! "$nvdimmctl" rewrite --inventory "$inventory" --device-dir "$devdir" \
   "$domain_xml" >"$work/rewritten.xml" 2>"$work/rewrite.err"; then
@@ -236,17 +250,23 @@ virsh_session dumpxml --inactive "$domain" >"$work/inactive.xml" ||
   fail "virsh dumpxml --inactive $domain failed"
 expect_xml "persistent definition" "$work/inactive.xml"
 
+start_flags=()
+expected_state=running
+if [[ $arch != x86_64 ]]; then
+  start_flags=(--paused)
+  expected_state=paused
+fi
 t0=$(now_ms)
-virsh_session start "$domain" >"$work/start.out" 2>&1 ||
-  fail "virsh start $domain failed: $(cat "$work/start.out")"
+virsh_session start "${start_flags[@]}" "$domain" >"$work/start.out" 2>&1 ||
+  fail "virsh start ${start_flags[*]} $domain failed: $(cat "$work/start.out")"
 t1=$(now_ms)
-ok "virsh start $domain succeeded ($((t1 - t0)) ms)"
+ok "virsh start ${start_flags[*]} $domain ($arch) succeeded ($((t1 - t0)) ms)"
 # QEMU's own warnings (e.g. pmem=on on a file that is not DAX), for the record.
 qemu_log=$work/cache/libvirt/qemu/log/$domain.log
 [[ -r $qemu_log ]] || fail "no QEMU log at $qemu_log"
 grep -E 'qemu-system[^:]*: |^Warning' "$qemu_log" | sed 's/^/# qemu: /' || true
 state=$(virsh_session domstate "$domain") || fail "virsh domstate $domain failed"
-expect_eq "domain state" "$state" running
+expect_eq "domain state" "$state" "$expected_state"
 
 # qmp JSON: the "return" member of a QMP command, as JSON.
 qmp() {
