@@ -186,6 +186,15 @@ sed 's/^/# rewrite: /' "$work/rewrite.err"
 [[ -s $work/rewritten.xml ]] || fail "nvdimmctl rewrite printed no XML"
 [[ -s $work/rewrite.err ]] || fail "nvdimmctl rewrite reported no change for a domain without the device"
 chmod 0644 "$work/rewritten.xml"
+if [[ $arch == aarch64 ]]; then
+  # What libvirt needs for ACPI on virt, each a change line of its own.
+  grep -q "added <os firmware='efi'>" "$work/rewrite.err" ||
+    fail "the aarch64 rewrite did not add UEFI firmware"
+  ok "the aarch64 rewrite added <os firmware='efi'>"
+  grep -q "added <cpu mode='maximum'>" "$work/rewrite.err" ||
+    fail "the aarch64 rewrite did not add a 64-bit CPU"
+  ok "the aarch64 rewrite added <cpu mode='maximum'>"
+fi
 
 virt-xml-validate "$work/rewritten.xml" domain >"$work/validate.out" 2>&1 ||
   fail "rewritten XML does not validate against libvirt's domain schema: $(cat "$work/validate.out")"
@@ -323,6 +332,17 @@ expect_eq "backend mem-path (qom-get $qmemdev mem-path)" \
 # come out unchanged in the live definition.
 virsh_session dumpxml "$domain" >"$work/live.xml" || fail "virsh dumpxml $domain failed"
 expect_xml "live definition" "$work/live.xml"
+# firmware='efi' is resolved at start: the live definition names the loader.
+if [[ $arch == aarch64 ]]; then
+  loader=$(py '
+import sys, xml.etree.ElementTree as ET
+print((ET.parse(sys.argv[1]).getroot().findtext("./os/loader") or "none").strip())
+' "$work/live.xml")
+  # Not a Secure Boot build with enrolled keys (AAVMF_CODE.ms.fd, …secboot…).
+  [[ $loader == */AAVMF_CODE.fd || $loader == */QEMU_EFI*.fd ]] ||
+    fail "libvirt chose firmware '$loader', expected the plain UEFI build"
+  ok "libvirt chose the plain UEFI firmware $loader"
+fi
 
 expect_eq "backing file size after start" "$(stat -c %s "$devdir/$chardev")" "$device_size"
 
@@ -332,7 +352,9 @@ virsh_session destroy "$domain" >"$work/destroy.out" 2>&1 ||
 t1=$(now_ms)
 ok "virsh destroy $domain ($((t1 - t0)) ms)"
 expect_eq "domain state" "$(virsh_session domstate "$domain")" "shut off"
-virsh_session undefine "$domain" >"$work/undefine.out" 2>&1 ||
+undefine_flags=()
+[[ $arch == aarch64 ]] && undefine_flags=(--nvram) # the UEFI variable store libvirt made
+virsh_session undefine "${undefine_flags[@]}" "$domain" >"$work/undefine.out" 2>&1 ||
   fail "virsh undefine $domain failed: $(cat "$work/undefine.out")"
 remaining=$(virsh_session list --all --name | tr -d '[:space:]')
 expect_eq "domains left after undefine" "${remaining:-none}" none
