@@ -4,13 +4,16 @@
 # `virsh start` of it with a file-backed namespace of the planned size
 # succeeds, and QEMU reports the planned geometry.
 #
-#   define_and_start_test.sh BUILD_DIR SOURCE_DIR [DOMAIN.xml]
+#   define_and_start_test.sh BUILD_DIR SOURCE_DIR [DOMAIN.xml [INVENTORY.json]]
 #
 # DOMAIN.xml (default examples/domain.xml, x86_64) selects the architecture:
 # tests/data/domain-ppc64.xml (pseries) and tests/data/domain-aarch64.xml
 # (virt, where the rewrite also adds UEFI and a 64-bit CPU) run the same
 # checks with that architecture's rounding rules; those two start --paused
 # (the layout is fixed before any guest code runs; UEFI under TCG is slow).
+# INVENTORY.json (default examples/inventory.json) supplies the namespace;
+# tests/data/inventory-devdax-1g.json is a 3 GiB devdax namespace with a
+# 1 GiB alignment (on ppc64: the 256 MiB label, S = 3 GiB, G = 2 GiB).
 #
 # Runs as root (it re-execs itself in a private mount + pid namespace, see
 # session_libvirtd.sh). TCG only. Prints one "ok: ..." line per assertion;
@@ -22,13 +25,13 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=session_libvirtd.sh
 source "$here/session_libvirtd.sh"
 
-(($# == 2 || $# == 3)) || session_die "usage: $0 BUILD_DIR SOURCE_DIR [DOMAIN.xml]"
+(($# >= 2 && $# <= 4)) || session_die "usage: $0 BUILD_DIR SOURCE_DIR [DOMAIN.xml [INVENTORY.json]]"
 session_reexec_in_namespace "$here/$(basename "${BASH_SOURCE[0]}")" "$@"
 
 build_dir=$(cd "$1" && pwd) || session_die "BUILD_DIR $1 does not exist"
 source_dir=$(cd "$2" && pwd) || session_die "SOURCE_DIR $2 does not exist"
 nvdimmctl=$build_dir/nvdimmctl
-inventory=$source_dir/examples/inventory.json
+inventory=${4:-$source_dir/examples/inventory.json}
 domain_xml=${3:-$source_dir/examples/domain.xml}
 
 session_require_tools python3 virt-xml-validate truncate stat
