@@ -9,8 +9,8 @@
 namespace nvh {
 namespace {
 
-// Linux arch/x86/include/asm/memory.h... init_64.c: MEM_SIZE_FOR_LARGE_BLOCK
-// and MAX_BLOCK_SIZE; MIN_MEMORY_BLOCK_SIZE is the 128 MiB section.
+// Linux arch/x86/mm/init_64.c MEM_SIZE_FOR_LARGE_BLOCK and MAX_BLOCK_SIZE;
+// MIN_MEMORY_BLOCK_SIZE is the 128 MiB x86_64 sparsemem section.
 constexpr std::uint64_t kLargeBlockThreshold = 64 * GiB;
 constexpr std::uint64_t kX86MaxBlock = 2 * GiB;
 constexpr std::uint64_t kX86MinBlock = 128 * MiB;
