@@ -24,6 +24,10 @@ struct NvdimmRequest {
 
 struct Annotation {
   std::vector<NvdimmRequest> entries;
+  // <nvdimm:nvdimms hotplug-block="1GiB">: the guest kernel's memory block
+  // when it is not what core/memory_block.cc derives; 0 = "none" (the guest
+  // never hot-plugs memory). Absent: derived from the domain.
+  std::optional<std::uint64_t> hotplug_block = std::nullopt;
   bool operator==(const Annotation&) const = default;
 };
 

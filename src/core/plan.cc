@@ -126,13 +126,25 @@ std::optional<Adoption> ExistingLayout(const Domain& domain, const HostNamespace
 Result<PlannedDevice> PlanDevice(const Domain& domain, const HostNamespace& ns,
                                  const NvdimmRequest* request, std::optional<std::uint64_t> label,
                                  std::optional<int> node_hint, const std::string& context,
-                                 const PlanOptions& options) {
+                                 const PlanOptions& options, Plan& plan) {
   PlannedDevice device;
   device.host = ns;
   if (request) device.request = *request;
   device.path = ns.DevicePath();
-  const Geometry geometry = NamespaceGeometry(ns, label.value_or(kMinLabelSize), domain.arch);
-  auto optimal = ComputeLayout(geometry);
+  // The memory block matters only for a layout we compute: an existing one is
+  // kept whatever the domain's memory map (its hot-plug loss is reported).
+  std::optional<Error> block_error;
+  if (plan.memory_block.bytes == 0) {
+    if (auto block = GuestMemoryBlock(domain)) {
+      plan.memory_block = *block;
+    } else {
+      block_error = block.error();
+    }
+  }
+  const Geometry geometry =
+      NamespaceGeometry(ns, label.value_or(kMinLabelSize), domain.arch, plan.memory_block.bytes);
+  auto optimal = block_error ? Result<Layout>(std::unexpected(*block_error))
+                             : ComputeLayout(geometry);
   if (optimal) {
     device.optimal = *optimal;
   } else {
@@ -149,10 +161,18 @@ Result<PlannedDevice> PlanDevice(const Domain& domain, const HostNamespace& ns,
                                " --relayout)");
     }
   } else if (!optimal) {
+    if (block_error) return std::unexpected(*block_error);
     return std::unexpected(
-        WithContext(optimal.error(), context + ns.dev + " (" + device.path + "): "));
+        WithContext(optimal.error(), context + ns.dev + " (" + device.path + "), memory block " +
+                                         FormatSize(plan.memory_block.bytes) + " (" +
+                                         plan.memory_block.reason + "): "));
   } else {
     device.layout = *optimal;
+    if (label && optimal->label_size != *label) {
+      plan.warnings.push_back(context + ns.dev + ": label " + FormatSize(*label) +
+                              " rounded up to " + FormatSize(optimal->label_size) + " (" +
+                              LabelRoundingReason(geometry) + ")");
+    }
   }
   if (node_hint) {
     device.node = *node_hint;
@@ -211,9 +231,10 @@ Prerequisites ComputePrerequisites(const Domain& domain,
 
 }  // namespace
 
-Geometry NamespaceGeometry(const HostNamespace& ns, std::uint64_t label_size, Arch arch) {
+Geometry NamespaceGeometry(const HostNamespace& ns, std::uint64_t label_size, Arch arch,
+                           std::uint64_t hotplug_block) {
   const bool aligned_mode = ns.mode == NamespaceMode::kDevdax || ns.mode == NamespaceMode::kFsdax;
-  return Geometry{ns.size, ns.mode, aligned_mode ? ns.align : 0, label_size, arch};
+  return Geometry{ns.size, ns.mode, aligned_mode ? ns.align : 0, label_size, arch, hotplug_block};
 }
 
 MemoryDevice PlannedDevice::Device() const {
@@ -235,6 +256,9 @@ Result<Plan> MakePlan(const Domain& domain, const HostNamespaces& inventory,
   Plan plan;
   plan.domain = domain.name;
   plan.arch = domain.arch;
+  // An unknown memory block refuses only a domain that has a device to plan:
+  // a domain without NVDIMMs is never blocked (PlanDevice asks again).
+  if (auto block = GuestMemoryBlock(domain)) plan.memory_block = *block;
   std::set<std::string> claimed;  // namespace identities already planned
   if (domain.annotation) {
     for (const NvdimmRequest& request : domain.annotation->entries) {
@@ -246,7 +270,8 @@ Result<Plan> MakePlan(const Domain& domain, const HostNamespaces& inventory,
                     context + "names " + (*ns)->dev + ", which another entry already names");
       }
       auto device =
-          PlanDevice(domain, **ns, &request, request.label_size, std::nullopt, context, options);
+          PlanDevice(domain, **ns, &request, request.label_size, std::nullopt, context, options,
+                     plan);
       if (!device) return std::unexpected(device.error());
       plan.devices.push_back(std::move(*device));
     }
@@ -263,7 +288,7 @@ Result<Plan> MakePlan(const Domain& domain, const HostNamespaces& inventory,
     const std::string context =
         "domain '" + domain.name + "': <memory model='nvdimm'> " + device.source_path + ": ";
     auto planned = PlanDevice(domain, *ns, nullptr, device.label_size, device.node.value_or(0),
-                              context, options);
+                              context, options, plan);
     if (!planned) return std::unexpected(planned.error());
     plan.devices.push_back(std::move(*planned));
   }

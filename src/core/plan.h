@@ -11,6 +11,7 @@
 #include "core/annotation.h"
 #include "core/domain.h"
 #include "core/host_namespace.h"
+#include "core/memory_block.h"
 #include "core/sizing.h"
 #include "util/error.h"
 
@@ -56,11 +57,14 @@ struct Plan {
   Arch arch = Arch::kX86_64;
   std::vector<PlannedDevice> devices;  // annotation order, then unannotated
   Prerequisites prerequisites;
+  MemoryBlockChoice memory_block;     // H every new device's guest area is a multiple of
+  std::vector<std::string> warnings;  // adjustments the admin should know (label rounded up)
 };
 
 // The sizing input for a namespace: its usable size, mode, and the device
 // alignment where the mode has one (fsdax, devdax).
-Geometry NamespaceGeometry(const HostNamespace& ns, std::uint64_t label_size, Arch arch);
+Geometry NamespaceGeometry(const HostNamespace& ns, std::uint64_t label_size, Arch arch,
+                           std::uint64_t hotplug_block = 0);
 
 struct PlanOptions {
   // The layouts of the last start (layout record): the authority on what the

@@ -57,8 +57,13 @@ nlohmann::ordered_json PlanToJson(const Plan& plan) {
                        {"annotated", d.request.has_value()}});
     AddAdoption(plan, d, devices.back());
   }
-  return {
-      {"domain", plan.domain}, {"arch", std::string(ArchName(plan.arch))}, {"devices", devices}};
+  nlohmann::ordered_json warnings = plan.warnings;
+  return {{"domain", plan.domain},
+          {"arch", std::string(ArchName(plan.arch))},
+          {"memory_block", plan.memory_block.bytes},
+          {"memory_block_reason", plan.memory_block.reason},
+          {"devices", devices},
+          {"warnings", warnings}};
 }
 
 nlohmann::ordered_json NamespaceToJson(const HostNamespace& ns, Arch arch) {

@@ -39,7 +39,7 @@ Domain Vm(std::vector<NvdimmRequest> entries) {
   d.uuid = "5a1d7c38-9b0e-4f62-8c1e-2f4d6b7a9e01";
   d.vcpus = 2;
   d.memory = 1 * GiB;
-  d.annotation = Annotation{std::move(entries)};
+  d.annotation = Annotation{std::move(entries), std::nullopt};
   return d;
 }
 
@@ -61,6 +61,54 @@ TEST(Plan, ResolvesEachSelectorKindToTheSameNamespace) {
     EXPECT_EQ(plan->devices[0].layout.guest_size, 384 * MiB);
     EXPECT_TRUE(plan->devices[0].layout.pmem);
   }
+}
+
+TEST(Plan, MemoryBlockComesFromTheDomain) {
+  Domain big = Vm({ByUuid("c3ced113-e676-47b2-b173-b7f7d08b2206")});
+  big.machine = "pc-q35-7.2";
+  big.memory = 64 * GiB;  // boot memory ends at 66 GiB: 2 GiB blocks
+  auto refused = MakePlan(big, Inventory());
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("memory block 2 GiB"), std::string::npos)
+      << refused.error().message;
+  EXPECT_NE(refused.error().message.find("domain 'vm1'"), std::string::npos);
+  // The admin says the guest never hot-plugs: the largest 2 MiB-aligned area.
+  big.annotation->hotplug_block = 0;
+  auto plan = MakePlan(big, Inventory());
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_EQ(plan->memory_block.bytes, kNoHotplug);
+  EXPECT_EQ(plan->devices[0].layout.guest_size, 500 * MiB);
+  EXPECT_EQ(plan->devices[0].layout.target_size, 502 * MiB);
+  // A small guest: 128 MiB, as before.
+  auto small = MakePlan(Vm({ByUuid("c3ced113-e676-47b2-b173-b7f7d08b2206")}), Inventory());
+  ASSERT_TRUE(small);
+  EXPECT_EQ(small->memory_block.bytes, 128 * MiB);
+  EXPECT_NE(small->memory_block.reason.find("< 64 GiB"), std::string::npos)
+      << small->memory_block.reason;
+}
+
+TEST(Plan, RoundedLabelIsAWarningNotAnError) {
+  NvdimmRequest request = ByUuid("c3ced113-e676-47b2-b173-b7f7d08b2206");
+  request.label_size = 132 * KiB;
+  Domain arm = Vm({request});
+  arm.arch = Arch::kAarch64;
+  auto plan = MakePlan(arm, Inventory());
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_EQ(plan->devices[0].layout.label_size, 192 * KiB);
+  ASSERT_EQ(plan->warnings.size(), 1u);
+  EXPECT_NE(plan->warnings[0].find("label 132 KiB rounded up to 192 KiB"), std::string::npos)
+      << plan->warnings[0];
+  EXPECT_NE(plan->warnings[0].find("64 KiB page granule"), std::string::npos);
+}
+
+TEST(Plan, UnknownMemoryMapNeverBlocksADomainWithoutNvdimms) {
+  Domain plain = Vm({});
+  plain.annotation.reset();
+  plain.machine = "microvm";
+  plain.memory = 100 * GiB;
+  auto plan = MakePlan(plain, Inventory());
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_TRUE(plan->devices.empty());
 }
 
 TEST(Plan, PrerequisitesCoverInitialMemoryAndDevices) {

@@ -32,8 +32,9 @@
 //    A % Adev == 0.
 //  * Guest memory hot plug: DIMMs plugged after the NVDIMM are placed after
 //    it, so the NVDIMM's guest area must be a whole number of the guest
-//    kernel's memory blocks (DESIGN.md §3: x86_64 128 MiB, ppc64 256 MiB,
-//    aarch64 1 GiB).
+//    kernel's memory blocks (DESIGN.md §3; derived per domain in
+//    core/memory_block.cc: x86_64 128 MiB up to 2 GiB, aarch64 128 MiB,
+//    ppc64 256 MiB, or what the annotation says).
 
 namespace nvh {
 namespace {
@@ -86,53 +87,54 @@ Result<Layout> Unsatisfiable(const Geometry& g, const std::string& why) {
 }
 
 // x86_64 and aarch64: S must be a multiple of libvirt's 2 MiB (and of the
-// devdax alignment); the label may be any page multiple.
-Result<Layout> ComputeRounded(const Geometry& g, std::uint64_t hotplug_block) {
+// devdax alignment); the label is a page-granule multiple.
+Result<Layout> ComputeRounded(const Geometry& g) {
   Layout layout;
   layout.pmem = IsDevdax(g);
-  layout.label_size = g.label_size;
+  layout.label_size = PlannedLabelSize(g);
   layout.align_size = IsDevdax(g) ? std::max(g.device_align, kMinAlignSize) : kMinAlignSize;
   const std::uint64_t target_step =
       IsDevdax(g) ? std::lcm(kLibvirtModuleAlign, g.device_align) : kLibvirtModuleAlign;
-  const std::uint64_t guest_step = std::lcm(hotplug_block, layout.align_size);
+  const std::uint64_t guest_step = std::lcm(EffectiveHotplugBlock(g), layout.align_size);
   // Largest S on the step grid is alignDown(D, step); the guest area is the
   // largest guest_step multiple below it once the label is taken. Because
   // target_step <= align_size, S = alignUp(G + L, target_step) stays below
   // G + L + A, so QEMU's alignDown(S - L, A) gives back exactly G.
   const std::uint64_t usable = AlignDown(g.backing_size, target_step);
-  if (usable <= g.label_size || AlignDown(usable - g.label_size, guest_step) == 0) {
+  if (usable <= layout.label_size || AlignDown(usable - layout.label_size, guest_step) == 0) {
     return Unsatisfiable(g, "no room for a " + FormatSize(guest_step) +
-                                "-aligned guest area and a " + FormatSize(g.label_size) +
+                                "-aligned guest area and a " + FormatSize(layout.label_size) +
                                 " label; it needs at least " +
-                                FormatSize(AlignUp(guest_step + g.label_size, target_step)));
+                                FormatSize(AlignUp(guest_step + layout.label_size, target_step)));
   }
-  layout.guest_size = AlignDown(usable - g.label_size, guest_step);
-  layout.target_size = AlignUp(layout.guest_size + g.label_size, target_step);
+  layout.guest_size = AlignDown(usable - layout.label_size, guest_step);
+  layout.target_size = AlignUp(layout.guest_size + layout.label_size, target_step);
   return layout;
 }
 
-// ppc64: S - L must be a multiple of 256 MiB, so S = G + L exactly. For
-// devdax S must also be a multiple of Adev; G already is (it is a multiple of
-// A >= Adev), hence L must be one too: the label grows to the device
-// alignment. No smaller S exists for the same G: with Adev <= 256 MiB any
-// valid L is an Adev multiple; with Adev > 256 MiB, S is a multiple of Adev
-// above G, and G + alignUp(L, Adev) is the first one.
+// ppc64: S - L must be a multiple of 256 MiB and, for devdax, S a multiple of
+// Adev, so L must be a multiple of gcd(Adev, 256 MiB) = min(Adev, 256 MiB)
+// (PlannedLabelSize): a 1 GiB devdax alignment needs a 256 MiB label, not a
+// 1 GiB one. S is the first Adev (else granule) multiple at or above G + L:
+// with Adev <= 256 MiB that is G + L itself; with Adev = 1 GiB it is
+// G + alignUp(L, Adev), the same for every label up to Adev, so the smallest
+// label costs the guest nothing. A larger label never gives a smaller S.
 Result<Layout> ComputePpc64(const Geometry& g, std::uint64_t granule) {
   Layout layout;
   layout.pmem = IsDevdax(g);
-  layout.label_size =
-      AlignUp(g.label_size, IsDevdax(g) ? std::max(granule, g.device_align) : granule);
+  layout.label_size = PlannedLabelSize(g);
   layout.align_size = IsDevdax(g) ? std::max(g.device_align, kMinAlignSize) : kMinAlignSize;
+  const std::uint64_t target_step = IsDevdax(g) ? std::max(granule, g.device_align) : granule;
   const std::uint64_t guest_step =
-      std::lcm(std::lcm(kPpc64ScmBlock, HotplugBlockSize(g.arch)), layout.align_size);
-  if (g.backing_size <= layout.label_size ||
-      AlignDown(g.backing_size - layout.label_size, guest_step) == 0) {
+      std::lcm(std::lcm(kPpc64ScmBlock, EffectiveHotplugBlock(g)), layout.align_size);
+  const std::uint64_t usable = AlignDown(g.backing_size, target_step);
+  if (usable <= layout.label_size || AlignDown(usable - layout.label_size, guest_step) == 0) {
     return Unsatisfiable(g, "no room for a " + FormatSize(guest_step) + " guest area and a " +
                                 FormatSize(layout.label_size) + " label; it needs at least " +
-                                FormatSize(guest_step + layout.label_size));
+                                FormatSize(AlignUp(guest_step + layout.label_size, target_step)));
   }
-  layout.guest_size = AlignDown(g.backing_size - layout.label_size, guest_step);
-  layout.target_size = layout.guest_size + layout.label_size;
+  layout.guest_size = AlignDown(usable - layout.label_size, guest_step);
+  layout.target_size = AlignUp(layout.guest_size + layout.label_size, target_step);
   return layout;
 }
 
@@ -149,9 +151,34 @@ std::uint64_t HotplugBlockSize(Arch arch) {
     case Arch::kPpc64:
       return 256 * MiB;  // QEMU SPAPR_MEMORY_BLOCK_SIZE
     case Arch::kAarch64:
-      return 1 * GiB;  // DESIGN.md §3: arm64 memory sections of 1 GiB
+      // arm64 SECTION_SIZE_BITS 27 with 4K pages since Linux 5.12 (commit
+      // f0b13ee23241 "arm64/sparsemem: reduce SECTION_SIZE_BITS"); a Debian
+      // 12 guest reports block_size_bytes 0x8000000.
+      return 128 * MiB;
   }
-  return 1 * GiB;
+  return 128 * MiB;
+}
+
+std::uint64_t EffectiveHotplugBlock(const Geometry& geometry) {
+  return geometry.hotplug_block != 0 ? geometry.hotplug_block : HotplugBlockSize(geometry.arch);
+}
+
+std::uint64_t PlannedLabelSize(const Geometry& geometry) {
+  std::uint64_t step = PageGranule(geometry.arch);
+  if (geometry.arch == Arch::kPpc64 && IsDevdax(geometry) && geometry.device_align != 0) {
+    step = std::lcm(step, std::min(geometry.device_align, kPpc64ScmBlock));
+  }
+  return AlignUp(std::max(geometry.label_size, kMinLabelSize), step);
+}
+
+std::string LabelRoundingReason(const Geometry& geometry) {
+  if (geometry.arch == Arch::kPpc64 && IsDevdax(geometry) &&
+      geometry.device_align > PageGranule(geometry.arch)) {
+    return "ppc64 devdax align " + FormatSize(geometry.device_align) +
+           ": S must be a multiple of it and S - L of 256 MiB";
+  }
+  return "a multiple of the " + FormatSize(PageGranule(geometry.arch)) + " page granule of " +
+         std::string(ArchName(geometry.arch)) + " hosts";
 }
 
 std::uint64_t LibvirtAdjustedTargetSize(Arch arch, std::uint64_t target_size,
@@ -170,9 +197,8 @@ std::uint64_t QemuGuestSize(std::uint64_t target_size, std::uint64_t label_size,
 Result<Layout> ComputeLayout(const Geometry& geometry) {
   auto granule = CheckInputs(geometry);
   if (!granule) return std::unexpected(granule.error());
-  Result<Layout> layout = geometry.arch == Arch::kPpc64
-                              ? ComputePpc64(geometry, *granule)
-                              : ComputeRounded(geometry, HotplugBlockSize(geometry.arch));
+  Result<Layout> layout =
+      geometry.arch == Arch::kPpc64 ? ComputePpc64(geometry, *granule) : ComputeRounded(geometry);
   if (!layout) return layout;
   // The closed forms above are proven in comments and by the brute-force test;
   // this keeps a future edit from shipping a layout that breaks a rule.
@@ -260,10 +286,10 @@ void VisitViolations(const Geometry& g, const Layout& l, Report&& report) {
       return "target size " + S() + " leaves no " + A() + "-aligned guest area after the label " +
              L();
     });
-  } else if (qemu_guest % HotplugBlockSize(g.arch) != 0) {
+  } else if (qemu_guest % EffectiveHotplugBlock(g) != 0) {
     report(Constraint::kHotplugBlock, [&] {
-      return "guest size " + FormatSize(qemu_guest) + " is not a multiple of the " +
-             FormatSize(HotplugBlockSize(g.arch)) + " memory block";
+      return "guest size " + FormatSize(qemu_guest) + " is not a multiple of the guest's " +
+             FormatSize(EffectiveHotplugBlock(g)) + " memory block";
     });
   }
   if (l.guest_size != qemu_guest) {

@@ -29,7 +29,17 @@ struct Geometry {
   std::uint64_t device_align = 0;            // Adev: ndctl align (fsdax/devdax), else 0
   std::uint64_t label_size = kMinLabelSize;  // L requested (a lower bound)
   Arch arch = Arch::kX86_64;
+  // H: the guest kernel's memory block, which DIMMs hot-plugged after the
+  // NVDIMM must stay aligned to (core/memory_block.h derives it per domain).
+  // 0: the architecture's default (HotplugBlockSize); kNoHotplug: the guest
+  // never hot-plugs memory, so only QEMU's and libvirt's own steps apply.
+  std::uint64_t hotplug_block = 0;
 };
+
+// hotplug-block="none": no DIMM will follow the NVDIMM, so the guest area
+// need only be a multiple of 2 MiB, the huge page the guest maps it with
+// (the alignsize floor the planner uses anyway).
+inline constexpr std::uint64_t kNoHotplug = 2 * MiB;
 
 struct Layout {
   std::uint64_t target_size = 0;  // S: <target><size>, label included
@@ -47,8 +57,21 @@ struct Layout {
 // label, and uses the page as the default alignment.
 std::uint64_t PageGranule(Arch arch);
 
-// Memory block size of guest memory hot plug (H in DESIGN.md §3).
+// The memory block of a small guest of this architecture with the default
+// page size (H in DESIGN.md §3): x86_64 128 MiB, aarch64 128 MiB, ppc64
+// 256 MiB. core/memory_block.h refines it per domain.
 std::uint64_t HotplugBlockSize(Arch arch);
+
+// The H a geometry plans with: its hotplug_block, or the architecture's default.
+std::uint64_t EffectiveHotplugBlock(const Geometry& geometry);
+
+// The label ComputeLayout uses for a requested label: rounded up to the page
+// granule, and on ppc64 devdax to what keeps both S and S - L valid. Equal to
+// geometry.label_size unless the request had to grow (the planner warns).
+std::uint64_t PlannedLabelSize(const Geometry& geometry);
+
+// Why PlannedLabelSize grew the request, for the planner's warning.
+std::string LabelRoundingReason(const Geometry& geometry);
 
 // The layout with the largest guest size, then the smallest target size, or
 // kUnsatisfiable naming the constraint and the numbers.

@@ -34,6 +34,11 @@ Result<Planned> PlanDomainFile(const std::string& path, const InventoryOptions& 
 void PrintPlan(const Plan& plan) {
   std::cout << "domain " << plan.domain << " (" << ArchName(plan.arch)
             << "): " << plan.devices.size() << " NVDIMM device(s)\n";
+  if (!plan.devices.empty()) {
+    std::cout << "  guest memory block " << FormatSize(plan.memory_block.bytes) << ": "
+              << plan.memory_block.reason << "\n";
+  }
+  for (const std::string& warning : plan.warnings) std::cout << "  warning: " << warning << "\n";
   for (const PlannedDevice& d : plan.devices) {
     std::cout << "  " << d.path << "  " << d.host.dev << " " << ModeName(d.host.mode) << ", "
               << FormatSize(d.host.size) << (d.request ? "" : "  (no annotation: guarded only)")
@@ -116,6 +121,9 @@ int RunRewrite(const std::vector<std::string>& args) {
                             "one:" +
                             why + "\nFix the device by hand, or use nvdimmctl sync " +
                             planned->plan.domain + " --relayout on a defined domain"});
+  }
+  for (const std::string& warning : planned->plan.warnings) {
+    std::cerr << "warning: " << warning << "\n";
   }
   for (const std::string& change : planned->xml.Apply(planned->plan)) {
     std::cerr << "changed: " << change << "\n";

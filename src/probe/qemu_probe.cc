@@ -36,7 +36,37 @@ using Json = nlohmann::json;
 constexpr std::size_t kMaxQmpLine = 1 << 20;
 // Enough of QEMU's stderr to quote its refusal; the rest is drained, not kept.
 constexpr std::size_t kMaxStderr = 16 << 10;
-constexpr std::uint64_t kProbeRam = 128 * MiB;
+// Any valid uuid: pseries refuses an nvdimm without one
+// (hw/ppc/spapr_nvdimm.c spapr_nvdimm_validate); libvirt generates one per
+// device, the layout does not depend on it.
+constexpr char kProbeNvdimmUuid[] = "4e56482d-7072-6f62-6500-000000000001";
+// The aarch64 "firmware": virt creates its acpi-ged (and so accepts
+// NVDIMMs) only when firmware is loaded (hw/arm/virt.c machvirt_init:
+// firmware_loaded && virt_is_acpi_enabled). -S keeps it from ever running,
+// so zeros do; the probe needs no firmware package.
+constexpr std::size_t kProbeFirmwareSize = 4096;
+
+// What QEMU says when the planned numbers themselves are wrong, as opposed
+// to the probe's command line (QEMU 7.2: hw/mem/nvdimm.c
+// nvdimm_prepare_memory_region and nvdimm_set_label_size, softmmu/physmem.c
+// qemu_ram_alloc_from_fd and file_ram_alloc, hw/ppc/spapr_nvdimm.c
+// spapr_nvdimm_validate, backends/hostmem.c).
+constexpr std::array<std::string_view, 8> kGeometryRefusals = {
+    "too small to contain nvdimm label",
+    "backing store size",
+    "alignment 0x",
+    "backend memory size must be multiple",
+    "unable to map backing store",
+    "PAPR requires NVDIMM memory size",
+    "PAPR requires NVDIMM devices to have label-size",
+    "label size",
+};
+
+bool IsGeometryRefusal(const std::string& stderr_text) {
+  return std::any_of(
+      kGeometryRefusals.begin(), kGeometryRefusals.end(),
+      [&](std::string_view phrase) { return stderr_text.find(phrase) != std::string::npos; });
+}
 
 std::string Errno(int error) {
   return std::error_code(error, std::generic_category()).message();
@@ -384,7 +414,7 @@ Result<std::uint64_t> Unsigned(const Json& value, const std::string& what) {
 }
 
 std::string DescribeRequest(const ProbeRequest& r) {
-  std::string text = "QEMU " + r.emulator + " (machine " +
+  std::string text = "QEMU " + r.emulator + " (" + std::string(ArchName(r.arch)) + ", machine " +
                      (r.machine.empty() ? std::string("default") : r.machine) + ", target " +
                      FormatSize(r.target_size) + ", label " + FormatSize(r.label_size) +
                      ", alignsize " + (r.align_size ? FormatSize(r.align_size) : "none") +
@@ -399,6 +429,7 @@ struct RunFailure {
   Error error;
   bool refused = false;
   std::string stderr_text;
+  std::string how;  // "QEMU ended with exit status 1 (…)": error.message without the stderr
 };
 
 using RunResult = std::expected<ProbeMeasurement, RunFailure>;
@@ -407,8 +438,10 @@ RunResult RunOnce(const ProbeRequest& request, const std::string& backing_file, 
                   Clock::time_point deadline) {
   const auto fail = [](ErrorKind kind, std::string message, bool refused = false,
                        std::string err = {}) {
+    std::string how = message;
+    if (!err.empty()) message += ": " + err;
     return std::unexpected<RunFailure>(
-        RunFailure{Error{kind, std::move(message)}, refused, std::move(err)});
+        RunFailure{Error{kind, std::move(message)}, refused, std::move(err), std::move(how)});
   };
   // Everything the child needs exists before fork().
   const std::vector<std::string> args = ProbeCommandLine(request, backing_file);
@@ -492,7 +525,6 @@ RunResult RunOnce(const ProbeRequest& request, const std::string& backing_file, 
       message = error.message + "; killed it";
     }
     const std::string err = Trim(session.stderr_text());
-    if (!err.empty()) message += ": " + err;
     return fail(ErrorKind::kSystem, message, exited && !err.empty(), err);
   };
 
@@ -568,9 +600,13 @@ RunResult RunOnce(const ProbeRequest& request, const std::string& backing_file, 
 
 }  // namespace
 
-std::uint64_t ProbeMaxMemory(std::uint64_t target_size) {
+std::uint64_t ProbeRam(Arch arch) {
+  return arch == Arch::kPpc64 ? 256 * MiB : 128 * MiB;
+}
+
+std::uint64_t ProbeMaxMemory(std::uint64_t target_size, Arch arch) {
   const std::uint64_t rounded = (target_size + GiB - 1) / GiB * GiB;
-  return kProbeRam + rounded + GiB;
+  return ProbeRam(arch) + rounded + GiB;
 }
 
 std::vector<std::string> ProbeCommandLine(const ProbeRequest& request,
@@ -594,7 +630,11 @@ std::vector<std::string> ProbeCommandLine(const ProbeRequest& request,
   }
   // TCG always: KVM hangs on some hosts, and the layout does not depend on
   // the accelerator (the NVDIMM region is built before any vCPU runs).
-  std::string machine = request.machine.empty() ? "" : request.machine + ",";
+  // virt has no default machine type; the others default to what libvirt
+  // would pick too (pc, pseries).
+  std::string machine = !request.machine.empty()         ? request.machine + ","
+                        : request.arch == Arch::kAarch64 ? "virt,"
+                                                         : "";
   machine += "nvdimm=on,accel=tcg";
   std::string object = "memory-backend-file,id=mem0,mem-path=" + EscapeOptionValue(backing_file) +
                        ",share=on,size=" + std::to_string(request.target_size);
@@ -603,11 +643,18 @@ std::vector<std::string> ProbeCommandLine(const ProbeRequest& request,
   std::string device = "nvdimm,id=nvdimm0,memdev=mem0";
   // QEMU has no "label-size=0": an unset label-size is the label-less NVDIMM.
   if (request.label_size != 0) device += ",label-size=" + std::to_string(request.label_size);
-  args.insert(
-      args.end(),
-      {"-machine", machine, "-m",
-       "128M,slots=1,maxmem=" + std::to_string(ProbeMaxMemory(request.target_size) / MiB) + "M",
-       "-object", object, "-device", device, "-qmp", "stdio"});
+  if (request.arch == Arch::kPpc64) device += std::string(",uuid=") + kProbeNvdimmUuid;
+  if (request.arch == Arch::kAarch64) {
+    // A 64-bit CPU: acpi-ged exists only for aarch64 guests; TCG's "max"
+    // is what libvirt's <cpu mode='maximum'/> gives.
+    args.insert(args.end(),
+                {"-cpu", "max", "-bios", EscapeOptionValue(backing_file + ".firmware")});
+  }
+  args.insert(args.end(),
+              {"-machine", machine, "-m",
+               std::to_string(ProbeRam(request.arch) / MiB) + "M,slots=1,maxmem=" +
+                   std::to_string(ProbeMaxMemory(request.target_size, request.arch) / MiB) + "M",
+               "-object", object, "-device", device, "-qmp", "stdio"});
   return args;
 }
 
@@ -619,6 +666,7 @@ ProbeRequest ProbeRequestFor(const Domain& domain, const PlannedDevice& device) 
   request.label_size = device.layout.label_size;
   request.align_size = device.layout.align_size;
   request.pmem = device.layout.pmem;
+  request.arch = domain.arch;
   return request;
 }
 
@@ -669,6 +717,14 @@ Result<ProbeMeasurement> ProbeQemu(const ProbeRequest& request) {
                                           std::to_string(request.run_as_uid) + ": " + Errno(errno));
     }
   }
+  if (request.arch == Arch::kAarch64) {
+    const std::string firmware = file + ".firmware";
+    const UniqueFd fd(
+        open(firmware.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0644));
+    if (fd.get() < 0 || ftruncate(fd.get(), kProbeFirmwareSize) != 0) {
+      return Fail(ErrorKind::kSystem, what + "cannot create " + firmware + ": " + Errno(errno));
+    }
+  }
 
   ProbeRequest attempt = request;
   std::vector<std::string> notes;
@@ -691,10 +747,14 @@ Result<ProbeMeasurement> ProbeQemu(const ProbeRequest& request) {
     Error error = run.error().error;
     // QEMU rejecting the geometry (too small for the label, an alignment
     // that is no power of two, a backing store smaller than the size) is a
-    // fact about the plan, not a broken probe.
+    // fact about the plan, not a broken probe. Anything else it refuses is
+    // the probe's own command line for this machine: say so, in QEMU's words.
     if (run.error().refused) {
       error.kind = ErrorKind::kInvalidInput;
-      error.message = "QEMU refused this machine and geometry: " + error.message;
+      error.message = IsGeometryRefusal(run.error().stderr_text)
+                          ? "QEMU refused the planned geometry: " + error.message
+                          : "probe failed: QEMU said: " + run.error().stderr_text + " (" +
+                                run.error().how + ")";
     }
     return std::unexpected(WithContext(std::move(error), what));
   }

@@ -40,6 +40,10 @@ struct ProbeRequest {
   std::uint64_t label_size = 0;   // L: nvdimm label-size
   std::uint64_t align_size = 0;   // A: memory-backend-file align; 0 = leave it out
   bool pmem = false;              // memory-backend-file pmem=on
+  // The guest architecture: what the machine needs besides the NVDIMM
+  // (pseries: RAM in 256 MiB steps and an nvdimm uuid; virt: a 64-bit CPU
+  // and firmware, or it has no acpi-ged to plug the NVDIMM into).
+  Arch arch = Arch::kX86_64;
   std::chrono::milliseconds timeout = kDefaultProbeTimeout;  // whole probe, spawn to reap
   std::string scratch_dir;  // parent of the private temp dir; "" = TMPDIR or /tmp
   // Ask QEMU for its seccomp sandbox (-sandbox on,…). A build without seccomp
@@ -78,13 +82,18 @@ Result<ProbeMeasurement> ProbeQemu(const ProbeRequest& request);
 ProbeRequest ProbeRequestFor(const Domain& domain, const PlannedDevice& device);
 
 // The command line ProbeQemu runs (argv[0] is the emulator), for tests and
-// for the message of a failed probe. `backing_file` is the scratch file.
+// for the message of a failed probe. `backing_file` is the scratch file; on
+// aarch64 `backing_file + ".firmware"` is the (never executed) firmware image.
 std::vector<std::string> ProbeCommandLine(const ProbeRequest& request,
                                           const std::string& backing_file);
 
-// The -m maxmem the probe passes: 128 MiB of RAM + S rounded up to 1 GiB +
+// The probe's -m size: 128 MiB, 256 MiB on pseries (hw/ppc/spapr.c
+// spapr_machine_init: "Memory size … is not aligned to 256 MiB").
+std::uint64_t ProbeRam(Arch arch);
+
+// The -m maxmem the probe passes: the probe's RAM + S rounded up to 1 GiB +
 // 1 GiB of headroom, so QEMU's device-memory region never is the limit
 // (hw/mem/memory-device.c memory_device_check_addable).
-std::uint64_t ProbeMaxMemory(std::uint64_t target_size);
+std::uint64_t ProbeMaxMemory(std::uint64_t target_size, Arch arch = Arch::kX86_64);
 
 }  // namespace nvh

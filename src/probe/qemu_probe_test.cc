@@ -71,10 +71,41 @@ TEST(ProbeCommandLine, OptionalParts) {
   EXPECT_FALSE(Has(args, "-sandbox"));
 }
 
+// The command line of Request()'s geometry for another machine.
+std::vector<std::string> ArgsFor(const std::string& emulator, const std::string& machine,
+                                 Arch arch) {
+  ProbeRequest r = Request();
+  r.emulator = emulator;
+  r.machine = machine;
+  r.arch = arch;
+  return ProbeCommandLine(r, "/tmp/x/backing");
+}
+
+TEST(ProbeCommandLine, Ppc64HasRamIn256MiBStepsAndAnNvdimmUuid) {
+  const auto args = ArgsFor("/usr/bin/qemu-system-ppc64", "pseries", Arch::kPpc64);
+  EXPECT_EQ(After(args, "-machine"), "pseries,nvdimm=on,accel=tcg");
+  EXPECT_EQ(After(args, "-m"), "256M,slots=1,maxmem=2304M");
+  EXPECT_EQ(After(args, "-device"),
+            "nvdimm,id=nvdimm0,memdev=mem0,label-size=131072,"
+            "uuid=4e56482d-7072-6f62-6500-000000000001");
+  EXPECT_FALSE(Has(args, "-cpu"));
+}
+
+TEST(ProbeCommandLine, Aarch64HasA64BitCpuFirmwareAndVirt) {
+  const auto args = ArgsFor("/usr/bin/qemu-system-aarch64", "", Arch::kAarch64);
+  EXPECT_EQ(After(args, "-machine"), "virt,nvdimm=on,accel=tcg");
+  EXPECT_EQ(After(args, "-cpu"), "max");
+  EXPECT_EQ(After(args, "-bios"), "/tmp/x/backing.firmware");
+  EXPECT_EQ(After(args, "-m"), "128M,slots=1,maxmem=2176M");
+  EXPECT_EQ(After(args, "-device"), "nvdimm,id=nvdimm0,memdev=mem0,label-size=131072");
+}
+
 TEST(ProbeMaxMemory, RamPlusTargetRoundedToGiBPlusOneGiB) {
   EXPECT_EQ(ProbeMaxMemory(386 * MiB), 128 * MiB + 2 * GiB);
   EXPECT_EQ(ProbeMaxMemory(1 * GiB), 128 * MiB + 2 * GiB);
   EXPECT_EQ(ProbeMaxMemory(1 * GiB + 1), 128 * MiB + 3 * GiB);
+  // pseries: RAM and maxmem stay 256 MiB multiples.
+  EXPECT_EQ(ProbeMaxMemory(386 * MiB, Arch::kPpc64), 256 * MiB + 2 * GiB);
 }
 
 TEST(ProbeQemu, RefusesBeforeSpawning) {

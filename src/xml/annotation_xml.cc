@@ -1,6 +1,7 @@
 #include "xml/annotation_xml.h"
 
 #include <algorithm>
+#include <bit>
 #include <set>
 #include <utility>
 #include <vector>
@@ -222,6 +223,22 @@ std::string FormatLabel(std::uint64_t bytes) {
   return text;
 }
 
+Result<std::uint64_t> ParseHotplugBlock(std::string_view text) {
+  const std::string quoted = Quote(std::string(text));
+  if (text == "none") return 0;
+  auto size = ParseSize(text);
+  if (!size)
+    return Fail(ErrorKind::kInvalidInput, "hotplug-block " + quoted + ": " + size.error().message);
+  // Linux memory blocks are power-of-two multiples of the sparsemem section
+  // (x86_64 128 MiB up to 2 GiB, arm64 128 MiB or 512 MiB, ppc64 LMBs).
+  if (!std::has_single_bit(*size) || *size < 2 * 1024 * 1024 || *size > std::uint64_t{64} << 30) {
+    return Fail(ErrorKind::kInvalidInput,
+                "hotplug-block " + quoted +
+                    " is not a power of two between 2 MiB and 64 GiB, nor \"none\"");
+  }
+  return *size;
+}
+
 Result<void> CheckRequest(const NvdimmRequest& request) {
   const std::string attribute = SelectorAttribute(request.kind);
   if (request.value.empty()) {
@@ -280,13 +297,18 @@ Result<std::optional<Annotation>> ReadAnnotation(const xmlNode* domain) {
     return Fail(ErrorKind::kInvalidInput, Describe(root) + ": unexpected element in namespace " +
                                               kAnnotationUri + ", expected <nvdimms>");
   }
-  if (const xmlAttr* attr = root->properties; attr != nullptr) {
-    return Fail(ErrorKind::kInvalidInput, Describe(root) + ": unknown attribute " + AttrName(attr) +
-                                              "=" + Quote(AttrValue(attr)));
+  Annotation annotation;
+  for (const xmlAttr* attr = root->properties; attr != nullptr; attr = attr->next) {
+    if (AttrName(attr) != "hotplug-block") {
+      return Fail(ErrorKind::kInvalidInput, Describe(root) + ": unknown attribute " +
+                                                AttrName(attr) + "=" + Quote(AttrValue(attr)));
+    }
+    auto block = ParseHotplugBlock(AttrValue(attr));
+    if (!block) return std::unexpected(WithContext(block.error(), Describe(root) + ": "));
+    annotation.hotplug_block = *block;
   }
   if (auto content = CheckContent(root, true); !content) return std::unexpected(content.error());
 
-  Annotation annotation;
   std::set<std::pair<SelectorKind, std::string>> seen;
   for (const xmlNode* child = root->children; child != nullptr; child = child->next) {
     if (!IsAnyElement(child)) continue;
@@ -334,6 +356,10 @@ void WriteAnnotation(xmlNode* domain, const Annotation& annotation) {
       InsertOrdered(domain, metadata, kDomainChildOrder);
     }
     Append(metadata, root);
+  }
+  if (annotation.hotplug_block) {
+    SetAttr(root, "hotplug-block",
+            *annotation.hotplug_block == 0 ? "none" : FormatLabel(*annotation.hotplug_block));
   }
   for (const NvdimmRequest& request : annotation.entries) {
     xmlNode* entry = NewOurElement(doc, ns, kEntryName);

@@ -1,6 +1,6 @@
 // The nvdimm-hook annotation in a domain's <metadata> (DESIGN.md §2):
 //
-//   <nvdimm:nvdimms xmlns:nvdimm="urn:nvdimm-hook:1">
+//   <nvdimm:nvdimms xmlns:nvdimm="urn:nvdimm-hook:1" hotplug-block="1GiB">
 //     <nvdimm:nvdimm uuid="…" node="1" label="128KiB"/>
 //   </nvdimm:nvdimms>
 //
@@ -13,6 +13,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/annotation.h"
 #include "util/error.h"
@@ -36,6 +37,10 @@ void WriteAnnotation(xmlNode* domain, const Annotation& annotation);
 // label size); the message names the value. For callers building an
 // Annotation from command-line input.
 Result<void> CheckRequest(const NvdimmRequest& request);
+
+// <nvdimm:nvdimms hotplug-block="…">: "none" (0) or a power of two from
+// 2 MiB to 64 GiB ("1GiB", "512MiB"); the message names the value.
+Result<std::uint64_t> ParseHotplugBlock(std::string_view text);
 
 // How a label is written back: "128KiB" (ParseSize reads it).
 std::string FormatLabel(std::uint64_t bytes);

@@ -283,7 +283,42 @@ TEST(AnnotationXmlStrict, ContentInsideEntry) {
       Contains(message, "<nvdimm:nvdimm path=\"/dev/dax0.0\">: unexpected element <nvdimm:label>"));
 }
 
+TEST(AnnotationXmlRead, HotplugBlockOnTheContainer) {
+  auto read = [](const std::string& value) {
+    return ReadOk(
+        WithMetadata("<nvdimm:nvdimms xmlns:nvdimm=\"urn:nvdimm-hook:1\" "
+                     "hotplug-block=\"" +
+                     value + "\"><nvdimm:nvdimm path=\"/dev/dax0.0\"/></nvdimm:nvdimms>"));
+  };
+  EXPECT_EQ(read("1GiB")->hotplug_block, GiB);
+  EXPECT_EQ(read("512M")->hotplug_block, 512 * MiB);
+  EXPECT_EQ(read("none")->hotplug_block, 0u);
+  EXPECT_FALSE(ReadOk(WithEntries("<nvdimm:nvdimm path=\"/dev/dax0.0\"/>"))->hotplug_block);
+}
+
+TEST(AnnotationXmlStrict, HotplugBlockNotAPowerOfTwo) {
+  for (const char* bad : {"3GiB", "1MiB", "128GiB", "lots", "None"}) {
+    SCOPED_TRACE(bad);
+    const std::string message = ErrorOf(WithMetadata(
+        "<nvdimm:nvdimms xmlns:nvdimm=\"urn:nvdimm-hook:1\" hotplug-block=\"" + std::string(bad) +
+        "\"><nvdimm:nvdimm path=\"/dev/dax0.0\"/></nvdimm:nvdimms>"));
+    EXPECT_TRUE(Contains(message, "hotplug-block \"" + std::string(bad) + "\""));
+  }
+}
+
 // ---------------------------------------------------------------- writing
+
+TEST(AnnotationXmlWrite, HotplugBlockRoundTrips) {
+  for (std::uint64_t block : {std::uint64_t{0}, GiB}) {
+    DomainXml xml = ParseOk(Domain(""));
+    Annotation annotation{{{SelectorKind::kPath, "/dev/dax1.0", std::nullopt, std::nullopt}}};
+    annotation.hotplug_block = block;
+    xml.SetAnnotation(annotation);
+    const std::string text = xml.Serialize();
+    EXPECT_TRUE(Contains(text, block ? "hotplug-block=\"1GiB\"" : "hotplug-block=\"none\""));
+    EXPECT_EQ(ReadOk(text), annotation);
+  }
+}
 
 TEST(AnnotationXmlWrite, RoundTripsThroughText) {
   DomainXml xml = ParseOk(Domain(""));

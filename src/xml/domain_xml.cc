@@ -12,6 +12,7 @@
 
 #include "core/arch.h"
 #include "util/bytes.h"
+#include "xml/aarch64_acpi.h"
 #include "xml/annotation_xml.h"
 #include "xml/xml_safety.h"
 #include "xml/xml_tree.h"
@@ -454,6 +455,9 @@ std::vector<std::string> DomainXml::Apply(const Plan& plan) {
       InsertOrdered(features, xml::NewElement(root->doc, "acpi"), kFeaturesOrder);
       changes.push_back("added <features><acpi/>");
     }
+  }
+  if (plan.arch == Arch::kAarch64 && !plan.devices.empty()) {
+    xml::ApplyAarch64Acpi(root, changes);
   }
   return changes;
 }

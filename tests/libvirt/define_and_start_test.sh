@@ -4,7 +4,16 @@
 # `virsh start` of it with a file-backed namespace of the planned size
 # succeeds, and QEMU reports the planned geometry.
 #
-#   define_and_start_test.sh BUILD_DIR SOURCE_DIR
+#   define_and_start_test.sh BUILD_DIR SOURCE_DIR [DOMAIN.xml [INVENTORY.json]]
+#
+# DOMAIN.xml (default examples/domain.xml, x86_64) selects the architecture:
+# tests/data/domain-ppc64.xml (pseries) and tests/data/domain-aarch64.xml
+# (virt, where the rewrite also adds UEFI and a 64-bit CPU) run the same
+# checks with that architecture's rounding rules; those two start --paused
+# (the layout is fixed before any guest code runs; UEFI under TCG is slow).
+# INVENTORY.json (default examples/inventory.json) supplies the namespace;
+# tests/data/inventory-devdax-1g.json is a 3 GiB devdax namespace with a
+# 1 GiB alignment (on ppc64: the 256 MiB label, S = 3 GiB, G = 2 GiB).
 #
 # Runs as root (it re-execs itself in a private mount + pid namespace, see
 # session_libvirtd.sh). TCG only. Prints one "ok: ..." line per assertion;
@@ -16,14 +25,14 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=session_libvirtd.sh
 source "$here/session_libvirtd.sh"
 
-(($# == 2)) || session_die "usage: $0 BUILD_DIR SOURCE_DIR"
+(($# >= 2 && $# <= 4)) || session_die "usage: $0 BUILD_DIR SOURCE_DIR [DOMAIN.xml [INVENTORY.json]]"
 session_reexec_in_namespace "$here/$(basename "${BASH_SOURCE[0]}")" "$@"
 
 build_dir=$(cd "$1" && pwd) || session_die "BUILD_DIR $1 does not exist"
 source_dir=$(cd "$2" && pwd) || session_die "SOURCE_DIR $2 does not exist"
 nvdimmctl=$build_dir/nvdimmctl
-inventory=$source_dir/examples/inventory.json
-domain_xml=$source_dir/examples/domain.xml
+inventory=${4:-$source_dir/examples/inventory.json}
+domain_xml=${3:-$source_dir/examples/domain.xml}
 
 session_require_tools python3 virt-xml-validate truncate stat
 [[ -x $nvdimmctl ]] || session_die "$nvdimmctl is missing or not executable: build the nvdimmctl target first"
@@ -67,14 +76,15 @@ py() {
 
 # ---------------------------------------------------------------------------
 # The namespace the annotation selects, from the inventory.
-read -r domain_name annotated_uuid < <(py '
+read -r domain_name annotated_uuid arch < <(py '
 import sys, xml.etree.ElementTree as ET
 ns = "urn:nvdimm-hook:1"
 root = ET.parse(sys.argv[1]).getroot()
 entries = root.findall("./metadata/{%s}nvdimms/{%s}nvdimm" % (ns, ns))
 if len(entries) != 1 or "uuid" not in entries[0].attrib:
     sys.exit("%s: expected exactly one <nvdimm uuid=...> annotation entry" % sys.argv[1])
-print(root.findtext("./name").strip(), entries[0].attrib["uuid"])
+arch = root.find("./os/type").get("arch", "x86_64")
+print(root.findtext("./name").strip(), entries[0].attrib["uuid"], arch)
 ' "$domain_xml")
 [[ -n ${annotated_uuid:-} ]] || fail "cannot read the name and annotation of $domain_xml"
 
@@ -159,9 +169,16 @@ target_size=${plan[target_size]}
 ((target_size <= device_size)) ||
   fail "plan target size ${plan[target_size]} > device size $device_size"
 ok "plan target size ${plan[target_size]} <= device size $device_size"
-((target_size % (2 * 1024 * 1024) == 0)) ||
-  fail "plan target size ${plan[target_size]} is not a multiple of 2 MiB: libvirt would round it up at start"
-ok "plan target size ${plan[target_size]} is a multiple of 2 MiB"
+if [[ $arch == ppc64* ]]; then
+  # libvirt qemuDomainNVDimmAlignSizePseries: S - L in 256 MiB steps.
+  (((target_size - plan[label_size]) % (256 * 1024 * 1024) == 0)) ||
+    fail "plan target size ${plan[target_size]} minus label ${plan[label_size]} is not a multiple of 256 MiB"
+  ok "plan target size minus label is a multiple of 256 MiB (pseries)"
+else
+  ((target_size % (2 * 1024 * 1024) == 0)) ||
+    fail "plan target size ${plan[target_size]} is not a multiple of 2 MiB: libvirt would round it up at start"
+  ok "plan target size ${plan[target_size]} is a multiple of 2 MiB"
+fi
 
 if ! "$nvdimmctl" rewrite --inventory "$inventory" --device-dir "$devdir" \
   "$domain_xml" >"$work/rewritten.xml" 2>"$work/rewrite.err"; then
@@ -172,6 +189,15 @@ sed 's/^/# rewrite: /' "$work/rewrite.err"
 [[ -s $work/rewritten.xml ]] || fail "nvdimmctl rewrite printed no XML"
 [[ -s $work/rewrite.err ]] || fail "nvdimmctl rewrite reported no change for a domain without the device"
 chmod 0644 "$work/rewritten.xml"
+if [[ $arch == aarch64 ]]; then
+  # What libvirt needs for ACPI on virt, each a change line of its own.
+  grep -q "added <os firmware='efi'>" "$work/rewrite.err" ||
+    fail "the aarch64 rewrite did not add UEFI firmware"
+  ok "the aarch64 rewrite added <os firmware='efi'>"
+  grep -q "added <cpu mode='maximum'>" "$work/rewrite.err" ||
+    fail "the aarch64 rewrite did not add a 64-bit CPU"
+  ok "the aarch64 rewrite added <cpu mode='maximum'>"
+fi
 
 virt-xml-validate "$work/rewritten.xml" domain >"$work/validate.out" 2>&1 ||
   fail "rewritten XML does not validate against libvirt's domain schema: $(cat "$work/validate.out")"
@@ -236,17 +262,23 @@ virsh_session dumpxml --inactive "$domain" >"$work/inactive.xml" ||
   fail "virsh dumpxml --inactive $domain failed"
 expect_xml "persistent definition" "$work/inactive.xml"
 
+start_flags=()
+expected_state=running
+if [[ $arch != x86_64 ]]; then
+  start_flags=(--paused)
+  expected_state=paused
+fi
 t0=$(now_ms)
-virsh_session start "$domain" >"$work/start.out" 2>&1 ||
-  fail "virsh start $domain failed: $(cat "$work/start.out")"
+virsh_session start "${start_flags[@]}" "$domain" >"$work/start.out" 2>&1 ||
+  fail "virsh start ${start_flags[*]} $domain failed: $(cat "$work/start.out")"
 t1=$(now_ms)
-ok "virsh start $domain succeeded ($((t1 - t0)) ms)"
+ok "virsh start ${start_flags[*]} $domain ($arch) succeeded ($((t1 - t0)) ms)"
 # QEMU's own warnings (e.g. pmem=on on a file that is not DAX), for the record.
 qemu_log=$work/cache/libvirt/qemu/log/$domain.log
 [[ -r $qemu_log ]] || fail "no QEMU log at $qemu_log"
 grep -E 'qemu-system[^:]*: |^Warning' "$qemu_log" | sed 's/^/# qemu: /' || true
 state=$(virsh_session domstate "$domain") || fail "virsh domstate $domain failed"
-expect_eq "domain state" "$state" running
+expect_eq "domain state" "$state" "$expected_state"
 
 # qmp JSON: the "return" member of a QMP command, as JSON.
 qmp() {
@@ -303,6 +335,17 @@ expect_eq "backend mem-path (qom-get $qmemdev mem-path)" \
 # come out unchanged in the live definition.
 virsh_session dumpxml "$domain" >"$work/live.xml" || fail "virsh dumpxml $domain failed"
 expect_xml "live definition" "$work/live.xml"
+# firmware='efi' is resolved at start: the live definition names the loader.
+if [[ $arch == aarch64 ]]; then
+  loader=$(py '
+import sys, xml.etree.ElementTree as ET
+print((ET.parse(sys.argv[1]).getroot().findtext("./os/loader") or "none").strip())
+' "$work/live.xml")
+  # Not a Secure Boot build with enrolled keys (AAVMF_CODE.ms.fd, …secboot…).
+  [[ $loader == */AAVMF_CODE.fd || $loader == */QEMU_EFI*.fd ]] ||
+    fail "libvirt chose firmware '$loader', expected the plain UEFI build"
+  ok "libvirt chose the plain UEFI firmware $loader"
+fi
 
 expect_eq "backing file size after start" "$(stat -c %s "$devdir/$chardev")" "$device_size"
 
@@ -312,7 +355,9 @@ virsh_session destroy "$domain" >"$work/destroy.out" 2>&1 ||
 t1=$(now_ms)
 ok "virsh destroy $domain ($((t1 - t0)) ms)"
 expect_eq "domain state" "$(virsh_session domstate "$domain")" "shut off"
-virsh_session undefine "$domain" >"$work/undefine.out" 2>&1 ||
+undefine_flags=()
+[[ $arch == aarch64 ]] && undefine_flags=(--nvram) # the UEFI variable store libvirt made
+virsh_session undefine "${undefine_flags[@]}" "$domain" >"$work/undefine.out" 2>&1 ||
   fail "virsh undefine $domain failed: $(cat "$work/undefine.out")"
 remaining=$(virsh_session list --all --name | tr -d '[:space:]')
 expect_eq "domains left after undefine" "${remaining:-none}" none

@@ -65,6 +65,25 @@ cp "$work/bin/fake-qemu" "$work/bin/fake-qemu.new" && mv "$work/bin/fake-qemu.ne
 run_hook "$work/off.conf" prepare
 check "probe = off starts without probing (exit $status)" test "$status" -eq 0
 check "the emulator did not run ($(invocations))" test "$(invocations)" -eq 3
+run_hook "$work/off.conf" release
+
+# The default config (probe = auto) on the other architectures, with their
+# real QEMU (qemu-system-ppc64 pseries, qemu-system-aarch64 virt): a correctly
+# planned domain is allowed; before the probe knew these machines it was
+# refused at every prepare.
+for arch in ppc64 aarch64; do
+  "$ctl" rewrite "$src/tests/data/domain-$arch.xml" --inventory "$src/examples/inventory.json" \
+    --device-dir "$work/dev" >"$work/$arch.xml" 2>"$work/$arch.rewrite" ||
+    { echo "FAIL: rewrite of domain-$arch.xml: $(cat "$work/$arch.rewrite")" >&2; exit 1; }
+  status=0
+  NVDIMM_HOOK_CONFIG=$work/hook.conf "$hook" "pmem-$arch" prepare begin - \
+    <"$work/$arch.xml" 2>"$work/err" || status=$?
+  check "$arch: prepare with probe = auto allows the planned domain (exit $status: $(head -c 300 "$work/err"))" \
+    test "$status" -eq 0
+  NVDIMM_HOOK_CONFIG=$work/hook.conf "$hook" "pmem-$arch" release end - <"$work/$arch.xml" 2>/dev/null || true
+done
+check "the probe's measurements were cached per architecture" \
+  grep -q "qemu-system-ppc64" "$work/state/probe-cache.json"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -76,6 +76,7 @@ struct GridCase {
   std::string name;
   Geometry geometry;
   std::string machine = "pc";
+  std::string emulator = kQemu;
 };
 
 std::vector<GridCase> Grid() {
@@ -101,15 +102,54 @@ std::vector<GridCase> Grid() {
   };
 }
 
-TEST(RealQemu, GuestSizeEqualsThePlanOnTheGrid) {
+constexpr char kQemuPpc64[] = "/usr/bin/qemu-system-ppc64";
+constexpr char kQemuAarch64[] = "/usr/bin/qemu-system-aarch64";
+
+// pseries and virt (Debian 12 qemu-system-ppc / qemu-system-arm 7.2): the
+// probe's own command line must satisfy each machine, and the plan's
+// per-architecture rules (256 MiB SCM blocks and the devdax label on ppc64,
+// the 64 KiB label granule and 128 MiB blocks on aarch64) must be QEMU's.
+std::vector<GridCase> OtherArchGrid() {
+  auto g = [](Arch arch, std::uint64_t d, NamespaceMode mode, std::uint64_t align,
+              std::uint64_t label = kMinLabelSize,
+              std::uint64_t block = 0) { return Geometry{d, mode, align, label, arch, block}; };
+  const std::uint64_t emulated = 526385152;
+  const Arch ppc = Arch::kPpc64;
+  const Arch arm = Arch::kAarch64;
+  return {
+      {"ppc64 raw 1GiB", g(ppc, GiB, NamespaceMode::kRaw, 0), "pseries", kQemuPpc64},
+      {"ppc64 raw 1GiB+128K", g(ppc, GiB + 128 * KiB, NamespaceMode::kRaw, 0), "pseries-7.2",
+       kQemuPpc64},
+      {"ppc64 devdax 502MiB align 2M", g(ppc, emulated, NamespaceMode::kDevdax, 2 * MiB), "pseries",
+       kQemuPpc64},
+      {"ppc64 devdax 1GiB align 16M", g(ppc, GiB, NamespaceMode::kDevdax, 16 * MiB), "pseries",
+       kQemuPpc64},
+      {"ppc64 devdax 3GiB align 1G (256M label)", g(ppc, 3 * GiB, NamespaceMode::kDevdax, GiB),
+       "pseries", kQemuPpc64},
+      {"ppc64 raw 2GiB label 132K", g(ppc, 2 * GiB, NamespaceMode::kRaw, 0, 132 * KiB), "",
+       kQemuPpc64},
+      {"aarch64 devdax 502MiB align 2M", g(arm, emulated, NamespaceMode::kDevdax, 2 * MiB), "virt",
+       kQemuAarch64},
+      {"aarch64 raw 1GiB label 132K", g(arm, GiB, NamespaceMode::kRaw, 0, 132 * KiB), "virt-7.2",
+       kQemuAarch64},
+      {"aarch64 devdax 3GiB align 1G", g(arm, 3 * GiB, NamespaceMode::kDevdax, GiB), "virt",
+       kQemuAarch64},
+      {"aarch64 fsdax 2GiB+10MiB 1G blocks",
+       g(arm, 2 * GiB + 10 * MiB, NamespaceMode::kFsdax, 2 * MiB, kMinLabelSize, GiB), "",
+       kQemuAarch64},
+  };
+}
+
+void ExpectGridMatches(const std::vector<GridCase>& grid) {
   std::vector<std::string> warnings;
-  for (const GridCase& c : Grid()) {
+  for (const GridCase& c : grid) {
     SCOPED_TRACE(c.name);
     auto layout = ComputeLayout(c.geometry);
     ASSERT_TRUE(layout) << layout.error().message;
     Domain domain;
-    domain.emulator = kQemu;
+    domain.emulator = c.emulator;
     domain.machine = c.machine;
+    domain.arch = c.geometry.arch;
     const ProbeRequest request = ProbeRequestFor(domain, Planned("/dev/x", *layout));
     auto check = MeasureLayout(request, ExpectedFor(*layout), "", warnings);
     ASSERT_TRUE(check) << check.error().message;
@@ -123,6 +163,33 @@ TEST(RealQemu, GuestSizeEqualsThePlanOnTheGrid) {
     EXPECT_EQ(check->measured.guest_size,
               QemuGuestSize(layout->target_size, layout->label_size, layout->align_size));
   }
+}
+
+TEST(RealQemu, Ppc64AndAarch64GuestSizeEqualsThePlanOnTheGrid) {
+  ExpectGridMatches(OtherArchGrid());
+}
+
+// What the probe did before it knew the machines: an x86-style command line
+// on virt. QEMU refuses its own command line, and the probe says so in
+// QEMU's words instead of blaming the geometry.
+TEST(RealQemu, AProbeCommandLineQemuRefusesSaysProbeFailed) {
+  ProbeRequest r;
+  r.emulator = kQemuAarch64;
+  r.machine = "virt";
+  r.arch = Arch::kX86_64;  // no -cpu max, no firmware: no acpi-ged
+  r.target_size = 386 * MiB;
+  r.label_size = 128 * KiB;
+  r.align_size = 2 * MiB;
+  auto result = ProbeQemu(r);
+  ASSERT_FALSE(result);
+  std::cout << "refused: " << result.error().message << "\n";
+  EXPECT_TRUE(Contains(result.error().message, "probe failed: QEMU said: "));
+  EXPECT_TRUE(Contains(result.error().message, "acpi-ged"));
+  EXPECT_FALSE(Contains(result.error().message, "geometry"));
+}
+
+TEST(RealQemu, GuestSizeEqualsThePlanOnTheGrid) {
+  ExpectGridMatches(Grid());
 }
 
 // Geometries written by hand, as an admin or another tool might: the 386 MiB
@@ -209,6 +276,7 @@ TEST(RealQemu, AGeometryQemuRefusesIsAnErrorQuotingQemu) {
   ASSERT_FALSE(result);
   std::cout << "refused: " << result.error().message << "\n";
   EXPECT_EQ(result.error().kind, ErrorKind::kInvalidInput);
+  EXPECT_TRUE(Contains(result.error().message, "QEMU refused the planned geometry"));
   EXPECT_TRUE(Contains(result.error().message, "too small to contain nvdimm label"));
   EXPECT_TRUE(Contains(result.error().message, kQemu));
 }
