@@ -38,7 +38,7 @@
 namespace nvh {
 namespace {
 
-constexpr std::uint64_t kLibvirtModuleAlign = 2 * MiB;  // x86_64, aarch64
+constexpr std::uint64_t kLibvirtModuleAlign = 2 * MiB;  // every arch but ppc64
 constexpr std::uint64_t kPpc64ScmBlock = 256 * MiB;
 // The guest area is aligned at least to 2 MiB so the guest can map it with
 // huge pages, whatever the namespace's own alignment.
@@ -139,7 +139,7 @@ Result<Layout> ComputePpc64(const Geometry& g, std::uint64_t granule) {
 }  // namespace
 
 std::uint64_t PageGranule(Arch arch) {
-  return arch == Arch::kX86_64 ? 4 * KiB : 64 * KiB;
+  return arch == Arch::kX86_64 || arch == Arch::kI686 ? 4 * KiB : 64 * KiB;
 }
 
 std::uint64_t HotplugBlockSize(Arch arch) {
@@ -150,6 +150,10 @@ std::uint64_t HotplugBlockSize(Arch arch) {
       return 256 * MiB;  // QEMU SPAPR_MEMORY_BLOCK_SIZE
     case Arch::kAarch64:
       return 1 * GiB;  // DESIGN.md §3: arm64 memory sections of 1 GiB
+    case Arch::kI686:
+      // Linux x86_32 with PAE (needed to reach the NVDIMM, which QEMU's pc
+      // machine maps above 4 GiB): SECTION_SIZE_BITS 29.
+      return 512 * MiB;
   }
   return 1 * GiB;
 }

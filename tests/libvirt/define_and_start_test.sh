@@ -4,7 +4,10 @@
 # `virsh start` of it with a file-backed namespace of the planned size
 # succeeds, and QEMU reports the planned geometry.
 #
-#   define_and_start_test.sh BUILD_DIR SOURCE_DIR
+#   define_and_start_test.sh BUILD_DIR SOURCE_DIR [DOMAIN_XML INVENTORY]
+#
+# DOMAIN_XML/INVENTORY default to examples/; libvirt.i686 passes an i686
+# domain (qemu-system-i386, pc machine) to check issue 10's i686 plan.
 #
 # Runs as root (it re-execs itself in a private mount + pid namespace, see
 # session_libvirtd.sh). TCG only. Prints one "ok: ..." line per assertion;
@@ -16,14 +19,14 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=session_libvirtd.sh
 source "$here/session_libvirtd.sh"
 
-(($# == 2)) || session_die "usage: $0 BUILD_DIR SOURCE_DIR"
+(($# == 2 || $# == 4)) || session_die "usage: $0 BUILD_DIR SOURCE_DIR [DOMAIN_XML INVENTORY]"
 session_reexec_in_namespace "$here/$(basename "${BASH_SOURCE[0]}")" "$@"
 
 build_dir=$(cd "$1" && pwd) || session_die "BUILD_DIR $1 does not exist"
 source_dir=$(cd "$2" && pwd) || session_die "SOURCE_DIR $2 does not exist"
 nvdimmctl=$build_dir/nvdimmctl
-inventory=$source_dir/examples/inventory.json
-domain_xml=$source_dir/examples/domain.xml
+inventory=${4:-$source_dir/examples/inventory.json}
+domain_xml=${3:-$source_dir/examples/domain.xml}
 
 session_require_tools python3 virt-xml-validate truncate stat
 [[ -x $nvdimmctl ]] || session_die "$nvdimmctl is missing or not executable: build the nvdimmctl target first"
