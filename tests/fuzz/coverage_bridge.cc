@@ -7,7 +7,7 @@
 // ("-fsanitize-coverage=trace-pc is no longer supported"), so the link maps
 // it (-Wl,--wrap) to this function, which hashes (previous block, this
 // block) into libFuzzer's "extra counters" section, the AFL edge scheme.
-// GCC's trace-cmp calls go straight to libFuzzer's own handlers.
+// GCC's integer trace-cmp calls go straight to libFuzzer's own handlers.
 #include <cstddef>
 #include <cstdint>
 
@@ -27,4 +27,9 @@ __attribute__((no_sanitize("address", "undefined"))) void __wrap___sanitizer_cov
   ++nvh_fuzz_edge_counters[(hashed ^ previous_block) & (kCounters - 1)];
   previous_block = hashed >> 1;
 }
+
+// GCC's trace-cmp also reports float and double comparisons (nlohmann-json
+// has some); neither libFuzzer 14 nor libasan defines these hooks.
+__attribute__((weak)) void __sanitizer_cov_trace_cmpf(float, float) {}
+__attribute__((weak)) void __sanitizer_cov_trace_cmpd(double, double) {}
 }
