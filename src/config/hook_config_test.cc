@@ -70,6 +70,22 @@ TEST_F(HookConfigTest, SnapshotDirsDefaultToTheSystemDaemonsAndRepeat) {
       << relative.error().message;
 }
 
+// Regression (fuzz.config, tests/fuzz/regressions/config): this hung for
+// ever inside boost's error message formatting.
+TEST_F(HookConfigTest, PlaceholderInValueIsRefusedNotHung) {
+  for (const char* text :
+       {"claim-grace = `06%value%'1\n", "probe = %value%\n", "%canonical_option% = 1\n"}) {
+    const std::string path = Write(std::string("# a5\n") + text);
+    auto config = LoadHookConfigFile(path);
+    ASSERT_FALSE(config) << text;
+    EXPECT_NE(config.error().message.find(path + ": line 2: '%' is not allowed"), std::string::npos)
+        << config.error().message;
+  }
+  auto commented = LoadHookConfigFile(Write("probe = off  # 100% sure\n"));
+  ASSERT_TRUE(commented) << commented.error().message;
+  EXPECT_EQ(commented->probe, ProbeMode::kOff);
+}
+
 TEST_F(HookConfigTest, MissingNamedFileIsAnError) {
   auto config = LoadHookConfigFile(dir_.path() + "/nope.conf");
   ASSERT_FALSE(config);

@@ -37,6 +37,7 @@ struct Domain {
   std::string name;
   std::string uuid;
   Arch arch = Arch::kX86_64;                    // <os><type arch=…>, x86_64 when absent
+  std::string unsupported_arch;                 // that name when the planner does not know it
   std::string machine;                          // <os><type machine=…>
   std::string emulator;                         // <devices><emulator>
   unsigned vcpus = 1;                           // <vcpu>

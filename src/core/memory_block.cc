@@ -86,6 +86,10 @@ Result<MemoryBlockChoice> GuestMemoryBlock(const Domain& domain) {
     return MemoryBlockChoice{HotplugBlockSize(domain.arch),
                              "ppc64 guest: QEMU's SPAPR_MEMORY_BLOCK_SIZE (ibm,lmb-size)"};
   }
+  if (domain.arch == Arch::kI686) {
+    return MemoryBlockChoice{HotplugBlockSize(domain.arch),
+                             "i686 guest: Linux x86_32 PAE memory sections (SECTION_SIZE_BITS 29)"};
+  }
   if (domain.arch != Arch::kX86_64) {
     return MemoryBlockChoice{HotplugBlockSize(domain.arch),
                              arch +

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <set>
 
+#include "core/arch_support.h"
 #include "util/bytes.h"
 
 namespace nvh {
@@ -127,6 +128,9 @@ Result<PlannedDevice> PlanDevice(const Domain& domain, const HostNamespace& ns,
                                  const NvdimmRequest* request, std::optional<std::uint64_t> label,
                                  std::optional<int> node_hint, const std::string& context,
                                  const PlanOptions& options, Plan& plan) {
+  if (auto supported = RequireKnownArch(domain); !supported) {
+    return std::unexpected(WithContext(supported.error(), context));
+  }
   PlannedDevice device;
   device.host = ns;
   if (request) device.request = *request;
@@ -187,6 +191,9 @@ Result<PlannedDevice> PlanDevice(const Domain& domain, const HostNamespace& ns,
 Prerequisites ComputePrerequisites(const Domain& domain,
                                    const std::vector<PlannedDevice>& planned) {
   Prerequisites p;
+  // Nothing planned, nothing wanted: a domain without host NVDIMMs keeps its
+  // definition exactly as it is (issue 10).
+  if (planned.empty()) return p;
   std::uint64_t existing_devices = 0;
   for (const MemoryDevice& device : domain.memory_devices) existing_devices += device.target_size;
   // <memory> counts memory devices too (libvirt virDomainDefGetMemoryTotal);
@@ -218,7 +225,9 @@ Prerequisites ComputePrerequisites(const Domain& domain,
   if (!domain.current_memory || *domain.current_memory == domain.memory)
     p.current_memory = p.memory;
   p.max_memory = std::max(domain.max_memory.value_or(0), p.memory);
-  p.max_memory_slots = std::max(domain.max_memory_slots, device_count);
+  // libvirt 9.0 refuses <maxMemory> with 0 slots ("both maximum memory size
+  // and memory slot count must be specified", virDomainDefParseMemory).
+  p.max_memory_slots = std::max({domain.max_memory_slots, device_count, 1U});
   if (domain.numa_cells.empty()) {
     p.add_numa_cell = NumaCell{0, initial};
     p.add_numa_cell_cpus = domain.vcpus <= 1 ? "0" : "0-" + std::to_string(domain.vcpus - 1);

@@ -249,3 +249,93 @@ TEST(PlanDiff, NamesEachWrongField) {
 
 }  // namespace
 }  // namespace nvh
+
+namespace nvh {
+namespace {
+
+// Issue 10: a domain with nothing to plan keeps its definition: no NUMA
+// cell, no <acpi/>, no <maxMemory> (libvirt rejects one with 0 slots).
+TEST(PlanNothingToPlan, WantsNoPrerequisites) {
+  Domain d = Vm({});
+  d.annotation.reset();
+  MemoryDevice dimm;
+  dimm.model = "dimm";
+  dimm.target_size = 512 * MiB;
+  d.memory_devices.push_back(dimm);
+  auto plan = MakePlan(d, Inventory());
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_TRUE(plan->devices.empty());
+  EXPECT_EQ(plan->prerequisites.max_memory_slots, 0u);
+  EXPECT_EQ(plan->prerequisites.max_memory, 0u);
+  EXPECT_FALSE(plan->prerequisites.add_numa_cell);
+  EXPECT_FALSE(plan->prerequisites.add_acpi);
+  EXPECT_EQ(plan->prerequisites.memory, 0u);
+  EXPECT_TRUE(DiffAgainstPlan(d, *plan).empty());
+}
+
+TEST(PlanNothingToPlan, PlannedDeviceWantsAtLeastOneSlot) {
+  auto plan = MakePlan(Vm({ByUuid("c3ced113-e676-47b2-b173-b7f7d08b2206")}), Inventory());
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_GE(plan->prerequisites.max_memory_slots, 1u);
+  EXPECT_GT(plan->prerequisites.max_memory, 0u);
+}
+
+// An nvdimm on a host namespace is never waved through on an architecture
+// the planner does not size: annotated or not, planning refuses, naming it.
+TEST(PlanArchitecture, UnknownArchitectureIsRefusedNamingIt) {
+  Domain annotated = Vm({ByUuid("c3ced113-e676-47b2-b173-b7f7d08b2206")});
+  annotated.unsupported_arch = "s390x";
+  auto plan = MakePlan(annotated, Inventory());
+  ASSERT_FALSE(plan);
+  EXPECT_NE(plan.error().message.find("architecture 's390x'"), std::string::npos)
+      << plan.error().message;
+  EXPECT_NE(plan.error().message.find("domain 'vm1'"), std::string::npos);
+
+  Domain device = Vm({});
+  device.annotation.reset();
+  device.unsupported_arch = "riscv64";
+  MemoryDevice nvdimm;
+  nvdimm.model = "nvdimm";
+  nvdimm.source_path = "/dev/dax0.0";
+  nvdimm.target_size = 386 * MiB;
+  device.memory_devices.push_back(nvdimm);
+  plan = MakePlan(device, Inventory());
+  ASSERT_FALSE(plan);
+  EXPECT_NE(plan.error().message.find("architecture 'riscv64'"), std::string::npos);
+}
+
+TEST(PlanArchitecture, UnknownArchitectureWithoutHostNamespacePasses) {
+  Domain d = Vm({});
+  d.annotation.reset();
+  d.unsupported_arch = "s390x";
+  MemoryDevice file_nvdimm;
+  file_nvdimm.model = "nvdimm";
+  file_nvdimm.source_path = "/tmp/nvdimm";
+  file_nvdimm.target_size = 256 * MiB;
+  d.memory_devices.push_back(file_nvdimm);
+  auto plan = MakePlan(d, Inventory());
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_TRUE(plan->devices.empty());
+}
+
+// i686 is planned like x86_64 (libvirt's 2 MiB rounding, G = alignDown(S -
+// L, A) measured with qemu-system-i386 7.2), with the 512 MiB memory block of
+// a PAE guest.
+TEST(PlanArchitecture, I686IsPlannedWithPaeMemoryBlocks) {
+  Domain d = Vm({ByUuid("c3ced113-e676-47b2-b173-b7f7d08b2206")});
+  d.arch = Arch::kI686;
+  HostNamespaces inventory = Inventory();
+  inventory[0].size = 2 * GiB - 2 * MiB;
+  auto plan = MakePlan(d, inventory);
+  ASSERT_TRUE(plan) << plan.error().message;
+  ASSERT_EQ(plan->devices.size(), 1u);
+  const Layout& l = plan->devices[0].layout;
+  EXPECT_EQ(l.guest_size, 1536 * MiB);
+  EXPECT_EQ(l.guest_size % (512 * MiB), 0u);
+  EXPECT_EQ(l.target_size % (2 * MiB), 0u);
+  EXPECT_LE(l.target_size, inventory[0].size);
+  EXPECT_TRUE(plan->prerequisites.add_acpi);
+}
+
+}  // namespace
+}  // namespace nvh

@@ -39,7 +39,7 @@
 namespace nvh {
 namespace {
 
-constexpr std::uint64_t kLibvirtModuleAlign = 2 * MiB;  // x86_64, aarch64
+constexpr std::uint64_t kLibvirtModuleAlign = 2 * MiB;  // every arch but ppc64
 constexpr std::uint64_t kPpc64ScmBlock = 256 * MiB;
 // The guest area is aligned at least to 2 MiB so the guest can map it with
 // huge pages, whatever the namespace's own alignment.
@@ -141,7 +141,7 @@ Result<Layout> ComputePpc64(const Geometry& g, std::uint64_t granule) {
 }  // namespace
 
 std::uint64_t PageGranule(Arch arch) {
-  return arch == Arch::kX86_64 ? 4 * KiB : 64 * KiB;
+  return arch == Arch::kX86_64 || arch == Arch::kI686 ? 4 * KiB : 64 * KiB;
 }
 
 std::uint64_t HotplugBlockSize(Arch arch) {
@@ -155,6 +155,10 @@ std::uint64_t HotplugBlockSize(Arch arch) {
       // f0b13ee23241 "arm64/sparsemem: reduce SECTION_SIZE_BITS"); a Debian
       // 12 guest reports block_size_bytes 0x8000000.
       return 128 * MiB;
+    case Arch::kI686:
+      // Linux x86_32 with PAE (needed to reach the NVDIMM, which QEMU's pc
+      // machine maps above 4 GiB): SECTION_SIZE_BITS 29.
+      return 512 * MiB;
   }
   return 128 * MiB;
 }

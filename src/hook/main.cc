@@ -1,6 +1,6 @@
 // nvdimm-hook: the libvirt qemu hook (/etc/libvirt/hooks/qemu.d/50-nvdimm-hook).
 // libvirt runs it as `HOOK DOMAIN OP SUBOP EXTRA` with the domain XML on
-// stdin. Thin: the fast path, then config and state, then the Guard decides.
+// stdin. Thin: reads stdin; guard/hook_entry.h decides.
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,13 +12,10 @@
 #include "config/hook_config.h"
 #include "core/decision_log.h"
 #include "guard/fast_path.h"
-#include "guard/guard.h"
-#include "guard/relevance.h"
+#include "guard/hook_entry.h"
 #include "xml/domain_xml.h"
 
 namespace {
-
-using nvh::fast_path::MayRefuse;
 
 constexpr int kAllow = 0;
 constexpr int kRefuse = 1;
@@ -67,36 +64,9 @@ int main(int argc, char** argv) {
   }
 
   nvh::SyslogDecisionLog log;
-  auto xml = nvh::DomainXml::Parse(call.xml, "stdin");
-  auto domain = xml ? xml->Read() : nvh::Result<nvh::Domain>(std::unexpected(xml.error()));
-  if (!domain) {
-    // libvirt always sends its own valid XML; whatever this is, it is not
-    // ours to block.
-    log.Record(nvh::Severity::kWarning,
-               "domain '" + call.domain_name + "' " + call.op + ": " + domain.error().message);
-    // A broken annotation of ours must not switch the guard off.
-    if (MayRefuse(call.op) && call.xml.find(nvh::kAnnotationUri) != std::string::npos) {
-      std::cerr << "nvdimm-hook: " << domain.error().message << "\n";
-      return kRefuse;
-    }
-    return kAllow;
-  }
-
-  if (!nvh::HasNvdimmWork(*domain)) return kAllow;  // "nvdimm" was only in some text
-  auto config = nvh::LoadHookConfig();
-  const std::string device_dir = config ? config->device_dir : "/dev";
-  if (nvh::Classify(*domain, device_dir) == nvh::Relevance::kNone) return kAllow;
-  if (!config) {
-    log.Record(nvh::Severity::kError,
-               "domain '" + domain->name + "' " + call.op + ": " + config.error().message);
-    if (!MayRefuse(call.op)) return kAllow;
-    std::cerr << "nvdimm-hook: domain '" << domain->name
-              << "': cannot check its NVDIMMs: " << config.error().message << "\n";
-    return kRefuse;
-  }
-
-  nvh::Guard guard(nvh::PartsFromConfig(*config, &log));
-  const nvh::HookOutcome outcome = guard.Run(call, *domain);
-  if (!outcome.user_message.empty()) std::cerr << outcome.user_message;
-  return MayRefuse(call.op) ? outcome.exit_code : kAllow;
+  const nvh::HookExit result = nvh::RunHookCall(
+      call, log, [] { return nvh::LoadHookConfig(); },
+      [&log](const nvh::HookConfig& config) { return nvh::PartsFromConfig(config, &log); });
+  std::cerr << result.user_message;
+  return result.exit_code;
 }

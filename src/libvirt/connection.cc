@@ -2,8 +2,12 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <unistd.h>
 
+#include <climits>
 #include <cstdlib>
+
+#include "util/libvirt_uri.h"
 
 namespace nvh {
 namespace {
@@ -44,12 +48,27 @@ LibvirtConnection::~LibvirtConnection() = default;
 
 Result<LibvirtConnection> LibvirtConnection::Open(const std::string& uri) {
   virSetErrorFunc(nullptr, Silence);
-  virConnectPtr connection = virConnectOpen(uri.empty() ? nullptr : uri.c_str());
-  if (connection == nullptr) {
+  // An explicit remote URI is refused before any connection is tried.
+  if (auto local = RequireLocalUri(uri); !local) return std::unexpected(local.error());
+  virConnectPtr raw = virConnectOpen(uri.empty() ? nullptr : uri.c_str());
+  if (raw == nullptr) {
     return std::unexpected(
         LastError("cannot connect to libvirt" + (uri.empty() ? "" : " at " + uri)));
   }
-  return LibvirtConnection(connection);
+  LibvirtConnection connection(raw);
+  // The URI libvirt really used (LIBVIRT_DEFAULT_URI, uri_default, an alias)
+  // and the daemon's own host name.
+  std::unique_ptr<char, decltype(&std::free)> actual(virConnectGetURI(raw), &std::free);
+  std::unique_ptr<char, decltype(&std::free)> daemon_host(virConnectGetHostname(raw), &std::free);
+  if (!actual || !daemon_host) return std::unexpected(LastError("libvirt connection"));
+  char local_host[HOST_NAME_MAX + 1] = {};
+  if (gethostname(local_host, sizeof local_host - 1) != 0) {
+    return Fail(ErrorKind::kSystem, "gethostname failed");
+  }
+  if (auto local = RequireLocalConnection(actual.get(), daemon_host.get(), local_host); !local) {
+    return std::unexpected(local.error());
+  }
+  return connection;
 }
 
 Result<std::string> LibvirtConnection::PersistentXml(const std::string& name) const {

@@ -40,7 +40,7 @@ int RunList(const std::vector<std::string>& args) {
   po::options_description options("nvdimmctl list [options]");
   options.add_options()("json", "print JSON (ndctl's field names, sizes in bytes)")(
       "arch", po::value(&arch_name)->default_value(arch_name),
-      "guest architecture for the guest size column: x86_64, aarch64, ppc64");
+      "guest architecture for the guest size column: x86_64, i686, aarch64, ppc64");
   inventory.AddTo(options);
   const auto vm = ParseCommand(args, options, nullptr, 0);
   const auto arch = ParseArch(arch_name);

@@ -57,6 +57,21 @@ Result<T> ReadInteger(const xmlNode* node, std::string_view what, std::string_vi
   return static_cast<T>(*number);
 }
 
+// A size as libvirt stores it: virDomainParseMemory scales the value
+// (virScaleInteger, KiB when no unit) and rounds UP to whole KiB
+// ("we really do use kibibytes for our internal sizing").
+Result<std::uint64_t> RoundUpToKiB(Result<std::uint64_t> bytes, const xmlNode* node) {
+  if (!bytes) return bytes;
+  if (*bytes > std::numeric_limits<std::uint64_t>::max() - (kKiB - 1)) {
+    return Fail(ErrorKind::kInvalidInput, Describe(node) + ": size is too large");
+  }
+  return (*bytes + kKiB - 1) / kKiB * kKiB;
+}
+
+Result<std::uint64_t> ReadMemorySize(const xmlNode* node) {
+  return RoundUpToKiB(xml::ReadSize(node, kKiB), node);
+}
+
 // "KiB" value text and unit for a size libvirt reads back exactly.
 void WriteSize(xmlNode* node, std::uint64_t bytes) {
   if (bytes % kKiB == 0) {
@@ -70,7 +85,7 @@ void WriteSize(xmlNode* node, std::uint64_t bytes) {
 
 std::string DescribeOld(const xmlNode* node) {
   if (node == nullptr) return "none";
-  auto size = xml::ReadSize(node, kKiB);
+  auto size = ReadMemorySize(node);
   if (!size) return Quoted(Text(node));
   return FormatSize(*size);
 }
@@ -88,7 +103,7 @@ std::optional<std::string> EnsureSize(xmlNode* parent, std::string_view name, st
                                       std::span<const std::string_view> order) {
   xmlNode* node = Child(parent, name);
   if (node != nullptr) {
-    auto current = xml::ReadSize(node, kKiB);
+    auto current = ReadMemorySize(node);
     if (current && *current == bytes) return std::nullopt;
   }
   const std::string old = DescribeOld(node);
@@ -211,13 +226,16 @@ void ApplyMaxMemory(xmlNode* domain, const Prerequisites& wanted, std::vector<st
   std::optional<std::uint64_t> old_size;
   unsigned old_slots = 0;
   if (node != nullptr) {
-    if (auto size = xml::ReadSize(node, kKiB)) old_size = *size;
+    if (auto size = ReadMemorySize(node)) old_size = *size;
     if (auto slots = Attr(node, "slots")) {
       if (auto number = ReadInteger<unsigned>(node, "slots", *slots)) old_slots = *number;
     }
   }
   const std::uint64_t new_size = std::max(old_size.value_or(0), wanted.max_memory);
-  const unsigned new_slots = std::max(old_slots, wanted.max_memory_slots);
+  // Never 0 slots, never one of size and slots without the other: libvirt
+  // 9.0 rejects both ("both maximum memory size and memory slot count must
+  // be specified").
+  const unsigned new_slots = std::max({old_slots, wanted.max_memory_slots, 1U});
   if (node != nullptr && old_size == new_size && Attr(node, "slots") && old_slots == new_slots) {
     return;
   }
@@ -267,8 +285,9 @@ void ApplyNumaCell(xmlNode* domain, const NumaCell& cell, const std::string& cpu
                   " -> " + Quoted(cpus));
     xml::SetAttr(existing, "cpus", cpus);
   }
-  auto current =
-      ScaleSize(Attr(existing, "memory").value_or(""), Attr(existing, "unit").value_or(""), kKiB);
+  auto current = RoundUpToKiB(
+      ScaleSize(Attr(existing, "memory").value_or(""), Attr(existing, "unit").value_or(""), kKiB),
+      existing);
   if (!current || *current != cell.memory) {
     out.push_back("NUMA cell " + id + ": memory " +
                   (current ? FormatSize(*current) : Quoted(Attr(existing, "memory").value_or(""))) +
@@ -285,7 +304,7 @@ Result<MemoryDevice> ReadMemoryDevice(const xmlNode* memory) {
   if (const xmlNode* source = Child(memory, "source")) {
     if (const xmlNode* path = Child(source, "path")) device.source_path = Text(path);
     if (const xmlNode* align = Child(source, "alignsize")) {
-      auto size = xml::ReadSize(align, kKiB);
+      auto size = ReadMemorySize(align);
       if (!size) return std::unexpected(size.error());
       device.align_size = *size;
     }
@@ -293,7 +312,7 @@ Result<MemoryDevice> ReadMemoryDevice(const xmlNode* memory) {
   }
   if (const xmlNode* target = Child(memory, "target")) {
     if (const xmlNode* size_node = Child(target, "size")) {
-      auto size = xml::ReadSize(size_node, kKiB);
+      auto size = ReadMemorySize(size_node);
       if (!size) return std::unexpected(size.error());
       device.target_size = *size;
     }
@@ -303,7 +322,7 @@ Result<MemoryDevice> ReadMemoryDevice(const xmlNode* memory) {
       device.node = *number;
     }
     if (const xmlNode* label = Descend(target, {"label", "size"})) {
-      auto size = xml::ReadSize(label, kKiB);
+      auto size = ReadMemorySize(label);
       if (!size) return std::unexpected(size.error());
       device.label_size = *size;
     }
@@ -316,13 +335,13 @@ Result<Domain> ReadDomain(const xmlNode* root) {
   if (const xmlNode* uuid = Child(root, "uuid")) domain.uuid = Text(uuid);
   if (const xmlNode* type = Descend(root, {"os", "type"})) {
     if (auto arch_name = Attr(type, "arch")) {
-      auto arch = ParseArch(*arch_name);
-      if (!arch) {
-        return Fail(ErrorKind::kInvalidInput, Describe(type) + ": unsupported architecture '" +
-                                                  *arch_name +
-                                                  "' (x86_64, aarch64, ppc64 or ppc64le)");
+      // libvirt accepts many more (s390x, riscv64, armv7l …): read them, and
+      // let planning refuse an NVDIMM on one (core/arch_support.h).
+      if (auto arch = ParseArch(*arch_name)) {
+        domain.arch = *arch;
+      } else {
+        domain.unsupported_arch = *arch_name;
       }
-      domain.arch = *arch;
     }
     domain.machine = Attr(type, "machine").value_or("");
   }
@@ -335,17 +354,17 @@ Result<Domain> ReadDomain(const xmlNode* root) {
     domain.vcpus = *count;
   }
   if (const xmlNode* memory = Child(root, "memory")) {
-    auto size = xml::ReadSize(memory, kKiB);
+    auto size = ReadMemorySize(memory);
     if (!size) return std::unexpected(size.error());
     domain.memory = *size;
   }
   if (const xmlNode* current = Child(root, "currentMemory")) {
-    auto size = xml::ReadSize(current, kKiB);
+    auto size = ReadMemorySize(current);
     if (!size) return std::unexpected(size.error());
     domain.current_memory = *size;
   }
   if (const xmlNode* max = Child(root, "maxMemory")) {
-    auto size = xml::ReadSize(max, kKiB);
+    auto size = ReadMemorySize(max);
     if (!size) return std::unexpected(size.error());
     domain.max_memory = *size;
     if (auto slots_text = Attr(max, "slots")) {
@@ -354,14 +373,20 @@ Result<Domain> ReadDomain(const xmlNode* root) {
       domain.max_memory_slots = *slots;
     }
   }
+  int cell_index = 0;
   for (const xmlNode* cell : Children(Descend(root, {"cpu", "numa"}), "cell")) {
     NumaCell numa_cell;
-    auto id = ReadInteger<int>(cell, "id", Attr(cell, "id").value_or(""));
-    if (!id) return std::unexpected(id.error());
-    numa_cell.id = *id;
+    // A cell without id is numbered by its position, as libvirt does
+    // (virDomainNumaDefParseXML: cur_cell = i).
+    numa_cell.id = cell_index++;
+    if (auto id_text = Attr(cell, "id")) {
+      auto id = ReadInteger<int>(cell, "id", *id_text);
+      if (!id) return std::unexpected(id.error());
+      numa_cell.id = *id;
+    }
     const std::string memory = Attr(cell, "memory").value_or("");
     const std::string unit = Attr(cell, "unit").value_or("");
-    auto size = ScaleSize(memory, unit, kKiB);
+    auto size = RoundUpToKiB(ScaleSize(memory, unit, kKiB), cell);
     if (!size) {
       return Fail(ErrorKind::kInvalidInput, Describe(cell) + ": memory '" + memory +
                                                 "' with unit '" + unit +

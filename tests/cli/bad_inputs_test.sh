@@ -174,6 +174,15 @@ plan "namespace without dev" "nodev.json" "dev" -- list --inventory "$f"
 f=$(raw dupuuid.json '[{"dev":"namespace0.0","mode":"raw","size":268435456,"uuid":"15606a6f-9d79-4624-be77-f4b5741b8f4f","blockdev":"pmem0"},{"dev":"namespace0.1","mode":"raw","size":268435456,"uuid":"15606a6f-9d79-4624-be77-f4b5741b8f4f","blockdev":"pmem1"}]')
 plan "duplicate uuid in inventory" "dupuuid.json" "15606a6f-9d79-4624-be77-f4b5741b8f4f" -- plan "$ok_domain" --inventory "$f"
 
+# --- domain commands never reach another host's libvirt (issue 10); the
+# inventory is valid, so only the URI is refused, before any connection.
+for cmd in "attach pmem-guest $uuid_dd0" "detach pmem-guest $uuid_dd0" "sync pmem-guest" "check pmem-guest"; do
+  for uri in qemu+ssh://otherhost.invalid/system qemu+tcp://192.0.2.1/system qemu+ext:///system; do
+    # shellcheck disable=SC2086
+    plan "${cmd%% *} -c $uri" "libvirt URI '$uri'" "run nvdimmctl on that host" -- $cmd -c "$uri" --inventory "$inventory"
+  done
+done
+
 # --- usage errors are exit 2, not 1
 for usage in "frobnicate" "plan" "plan --no-such-option $ok_domain" "list --arch sparc"; do
   status=0

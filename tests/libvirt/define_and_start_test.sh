@@ -14,6 +14,8 @@
 # INVENTORY.json (default examples/inventory.json) supplies the namespace;
 # tests/data/inventory-devdax-1g.json is a 3 GiB devdax namespace with a
 # 1 GiB alignment (on ppc64: the 256 MiB label, S = 3 GiB, G = 2 GiB).
+# libvirt.i686 passes an i686 domain (qemu-system-i386, pc machine) to check
+# issue 10's i686 plan.
 #
 # Runs as root (it re-execs itself in a private mount + pid namespace, see
 # session_libvirtd.sh). TCG only. Prints one "ok: ..." line per assertion;
