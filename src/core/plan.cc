@@ -147,8 +147,8 @@ Result<PlannedDevice> PlanDevice(const Domain& domain, const HostNamespace& ns,
   }
   const Geometry geometry =
       NamespaceGeometry(ns, label.value_or(kMinLabelSize), domain.arch, plan.memory_block.bytes);
-  auto optimal = block_error ? Result<Layout>(std::unexpected(*block_error))
-                             : ComputeLayout(geometry);
+  auto optimal =
+      block_error ? Result<Layout>(std::unexpected(*block_error)) : ComputeLayout(geometry);
   if (optimal) {
     device.optimal = *optimal;
   } else {
@@ -278,9 +278,8 @@ Result<Plan> MakePlan(const Domain& domain, const HostNamespaces& inventory,
         return Fail(ErrorKind::kInvalidInput,
                     context + "names " + (*ns)->dev + ", which another entry already names");
       }
-      auto device =
-          PlanDevice(domain, **ns, &request, request.label_size, std::nullopt, context, options,
-                     plan);
+      auto device = PlanDevice(domain, **ns, &request, request.label_size, std::nullopt, context,
+                               options, plan);
       if (!device) return std::unexpected(device.error());
       plan.devices.push_back(std::move(*device));
     }
