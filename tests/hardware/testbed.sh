@@ -15,6 +15,10 @@ TESTBED_BOOT_TIMEOUT=${TESTBED_BOOT_TIMEOUT:-300}
 TESTBED_MEM=${TESTBED_MEM:-1024M}
 TESTBED_MAXMEM=${TESTBED_MAXMEM:-16G}
 TESTBED_LABEL_SIZE=${TESTBED_LABEL_SIZE:-128K}
+# tests/realhost: TESTBED_QEMU_ARGS (array) adds QEMU arguments (a 9p root, a
+# disk), TESTBED_APPEND kernel command-line words; INITRD may be replaced
+# after testbed_load.
+TESTBED_APPEND=${TESTBED_APPEND:-}
 
 testbed_die() {
   echo "FAIL: $*" >&2
@@ -45,8 +49,9 @@ testbed_boot() {
     -m "$TESTBED_MEM,slots=4,maxmem=$TESTBED_MAXMEM" \
     -object "memory-backend-file,id=nvmem0,share=on,mem-path=$img,size=$size" \
     -device "nvdimm,id=nvdimm0,memdev=nvmem0,label-size=$TESTBED_LABEL_SIZE" \
+    "${TESTBED_QEMU_ARGS[@]}" \
     -kernel "$KERNEL" -initrd "$INITRD" \
-    -append "console=ttyS0 loglevel=4 panic=-1 nvh.scenario=$scenario" \
+    -append "console=ttyS0 loglevel=4 panic=-1 nvh.scenario=$scenario${TESTBED_APPEND:+ $TESTBED_APPEND}" \
     -display none -no-reboot -nodefaults -serial stdio \
     </dev/null >"$log" 2>"$log.qemu"
   rc=$?
