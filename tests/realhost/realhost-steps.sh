@@ -8,7 +8,8 @@
 usleep() { sleep "$(awk -v us="$1" 'BEGIN { print us / 1000000 }')"; }
 
 V() { virsh -q -c qemu:///system "$@"; }
-out=/var/lib/nvh           # test records (on the disk: they survive the reboot)
+# Test records, on the disk: they survive the reboot (not $out: lib.sh uses it).
+rec=/var/lib/nvh
 serial_dir=/var/log/nvh    # the nested guests' serial consoles
 boot_dir=/var/lib/libvirt/boot
 syslog=/var/log/messages
@@ -26,26 +27,26 @@ must() { nvh_check "$@" || exit 1; }
 expect_eq() { nvh_expect_eq "$@" || exit 1; }
 wait_for() { nvh_wait "$@" || exit 1; }
 
-# run NAME CMD...: CMD's output in $out/NAME.out (echoed as comments), its
-# status in $out/NAME.rc.
+# run NAME CMD...: CMD's output in $rec/NAME.out (echoed as comments), its
+# status in $rec/NAME.rc.
 run() {
   local name=$1
   shift
-  "$@" >"$out/$name.out" 2>&1
-  echo $? >"$out/$name.rc"
-  sed "s/^/# $name: /" "$out/$name.out" | head -n 40
+  "$@" >"$rec/$name.out" 2>&1
+  echo $? >"$rec/$name.rc"
+  sed "s/^/# $name: /" "$rec/$name.out" | head -n 40
 }
-rc_of() { cat "$out/$1.rc"; }
+rc_of() { cat "$rec/$1.rc"; }
 expect_ok() { # expect_ok WHAT NAME
-  [[ $(rc_of "$2") == 0 ]] || abort "$1: status $(rc_of "$2"): $(tail -n 5 "$out/$2.out" | tr '\n' ' ')"
+  [[ $(rc_of "$2") == 0 ]] || abort "$1: status $(rc_of "$2"): $(tail -n 5 "$rec/$2.out" | tr '\n' ' ')"
   nvh_ok "$1"
 }
 expect_refused() { # expect_refused WHAT NAME
-  [[ $(rc_of "$2") != 0 ]] || abort "$1: succeeded, expected a refusal: $(tail -n 5 "$out/$2.out" | tr '\n' ' ')"
+  [[ $(rc_of "$2") != 0 ]] || abort "$1: succeeded, expected a refusal: $(tail -n 5 "$rec/$2.out" | tr '\n' ' ')"
   nvh_ok "$1: refused (status $(rc_of "$2"))"
 }
 expect_contains() { # expect_contains WHAT NAME TEXT
-  grep -qF -- "$3" "$out/$2.out" || abort "$1: output lacks '$3'"
+  grep -qF -- "$3" "$rec/$2.out" || abort "$1: output lacks '$3'"
   nvh_ok "$1: says '$3'"
 }
 domstate() { V domstate "$1" 2>&1 | head -n 1; }
@@ -105,14 +106,17 @@ stop_daemons() {
 # name:mode:size:align — one region, all four modes, devdax with 1 GiB and
 # 2 MiB alignment; the raw one last so that it can grow in place.
 NAMESPACES="dd1g:devdax:3G:1G dd2m:devdax:512M:2M fs0:fsdax:160M:- sec0:sector:160M:- raw0:raw:144M:-"
-nsget() { # nsget NAME KEY: KEY of the namespace named NAME (ndctl list -N -v)
+# nsget NAME KEY: KEY of the namespace named NAME (ndctl list -N -v), or of
+# its dax device (chardev).
+nsget() {
   ndctl list -N -v | python3 -c '
 import json, sys
 doc = json.load(sys.stdin)
 doc = doc if isinstance(doc, list) else [doc]
 for ns in doc:
     if ns.get("name") == sys.argv[1]:
-        print(ns.get(sys.argv[2], ""))
+        devices = ns.get("daxregion", {}).get("devices", [{}])
+        print(ns.get(sys.argv[2], devices[0].get(sys.argv[2], "")))
 ' "$1" "$2"
 }
 
@@ -174,9 +178,9 @@ guest_done() {
 }
 # plan_of NAME: nvdimmctl plan --json of the domain's persistent definition.
 plan_of() {
-  V dumpxml --inactive "$1" >"$out/$1.xml" || abort "virsh dumpxml $1 failed"
-  nvdimmctl plan --json "$out/$1.xml" >"$out/plan-$1.json" 2>"$out/plan-$1.err" ||
-    abort "nvdimmctl plan $1: $(cat "$out/plan-$1.err")"
+  V dumpxml --inactive "$1" >"$rec/$1.xml" || abort "virsh dumpxml $1 failed"
+  nvdimmctl plan --json "$rec/$1.xml" >"$rec/plan-$1.json" 2>"$rec/plan-$1.err" ||
+    abort "nvdimmctl plan $1: $(cat "$rec/plan-$1.err")"
 }
 judge() { # judge ARGS...: judge_guest.py's ok/FAIL lines as results
   local line failed=0
@@ -244,7 +248,7 @@ step_boot1() {
   done
   # shellcheck disable=SC1091
   source "$build/testbed/realhost.env" || abort "no $build/testbed/realhost.env"
-  mkdir -p "$out" "$serial_dir"
+  mkdir -p "$rec" "$serial_dir"
   start_syslog
   # The daemons first: the package is installed under a running libvirtd and
   # reaches it by SIGHUP, as README says.
@@ -273,13 +277,13 @@ step_boot1() {
         ndctl create-namespace -r region0 -m "$mode" -s "$size" -a "$align" -n "$name"
     fi
   done
-  ndctl list -N -v >"$out/ndctl-list-1.json"
-  nvh_data ndctl-list cat "$out/ndctl-list-1.json"
+  ndctl list -N -v >"$rec/ndctl-list-1.json"
+  nvh_data ndctl-list cat "$rec/ndctl-list-1.json"
 
   # --- nvdimmctl list: libndctl, the shipped default
   run list-json nvdimmctl list --json
   expect_ok "nvdimmctl list --json (inventory = libndctl)" list-json
-  judge list "$out/ndctl-list-1.json" "$out/list-json.out"
+  judge list "$rec/ndctl-list-1.json" "$rec/list-json.out"
   run list nvdimmctl list
   expect_ok "nvdimmctl list" list
   for entry in $NAMESPACES; do
@@ -291,14 +295,14 @@ step_boot1() {
   cp "$KERNEL" "$boot_dir/vmlinux" || abort "cannot copy the kernel"
   cp "$GUEST_INITRD" "$boot_dir/guest.cpio" || abort "cannot copy the guest initramfs"
   must "qemu-img create vm1.qcow2" qemu-img create -q -f qcow2 /var/lib/libvirt/images/vm1.qcow2 16M
-  domain_xml vm1 guest /var/lib/libvirt/images/vm1.qcow2 >"$out/vm1.in.xml"
-  domain_xml vm2 guest >"$out/vm2.in.xml"
-  domain_xml vm3 "regions nvh.regions=3" >"$out/vm3.in.xml"
+  domain_xml vm1 guest /var/lib/libvirt/images/vm1.qcow2 >"$rec/vm1.in.xml"
+  domain_xml vm2 guest >"$rec/vm2.in.xml"
+  domain_xml vm3 "regions nvh.regions=3" >"$rec/vm3.in.xml"
   for d in vm1 vm2 vm3; do
-    must "virsh define $d" V define "$out/$d.in.xml"
+    must "virsh define $d" V define "$rec/$d.in.xml"
   done
   uuid=$(nsget dd2m uuid)
-  echo "$uuid" >"$out/dd2m.uuid"
+  echo "$uuid" >"$rec/dd2m.uuid"
   run attach-vm1 nvdimmctl attach vm1 "$uuid"
   expect_ok "nvdimmctl attach vm1 $uuid (dd2m, devdax 2 MiB)" attach-vm1
   run attach-vm2 nvdimmctl attach vm2 "/dev/$(nsget dd2m chardev)"
@@ -312,8 +316,8 @@ step_boot1() {
 
   # --- vm1: the guest sees the planned size and writes its data
   mark=$(syslog_mark)
-  start_guest vm1 "$out/vm1-start1.log"
-  judge devdax "$out/plan-vm1.json" "$out/vm1-start1.log" setup
+  start_guest vm1 "$rec/vm1-start1.log"
+  judge devdax "$rec/plan-vm1.json" "$rec/vm1-start1.log" setup
   expect_syslog "vm1 prepare allowed" "$mark" "domain 'vm1' prepare: allowed"
   expect_syslog "vm1 layout recorded" "$mark" "domain 'vm1' start: layout recorded"
 
@@ -330,13 +334,13 @@ step_boot1() {
   expect_ok "virsh destroy vm1" destroy-vm1
   expect_state vm1 "shut off"
   run status-1 nvdimmctl status
-  grep -q "owner 'vm1'" "$out/status-1.out" && abort "nvdimmctl status still shows vm1's claim after destroy"
+  grep -q "owner 'vm1'" "$rec/status-1.out" && abort "nvdimmctl status still shows vm1's claim after destroy"
   nvh_ok "vm1's claim released after virsh destroy"
 
   # --- raw, sector, fsdax: attached, started, seen by the guest
   mark=$(syslog_mark)
-  start_guest vm3 "$out/vm3-start1.log"
-  judge regions "$out/plan-vm3.json" "$out/vm3-start1.log"
+  start_guest vm3 "$rec/vm3-start1.log"
+  judge regions "$rec/plan-vm3.json" "$rec/vm3-start1.log"
   expect_syslog "vm3 prepare allowed" "$mark" "domain 'vm3' prepare: allowed"
   run destroy-vm3 V destroy vm3
   expect_ok "virsh destroy vm3" destroy-vm3
@@ -370,7 +374,7 @@ step_boot2() {
   local mark uuid
   # shellcheck disable=SC1091
   source "$build/testbed/realhost.env" || abort "no $build/testbed/realhost.env"
-  [[ -f $out/dd2m.uuid ]] || abort "$out/dd2m.uuid is missing: the disk did not keep boot 1's state"
+  [[ -f $rec/dd2m.uuid ]] || abort "$rec/dd2m.uuid is missing: the disk did not keep boot 1's state"
   start_syslog
   setup_tmpfiles
   # The classic single-hook path instead of qemu.d/: set before the daemon
@@ -380,13 +384,13 @@ step_boot2() {
   nvh_ok "hook moved to $hook_classic (qemu.d/ is empty: $(ls -A /etc/libvirt/hooks/qemu.d | wc -l) entries)"
   start_daemons
   wait_region
-  uuid=$(cat "$out/dd2m.uuid")
+  uuid=$(cat "$rec/dd2m.uuid")
   expect_eq "dd2m's uuid after the reboot" "$(nsget dd2m uuid)" "$uuid"
 
   # --- vm1 after the host reboot: its data is back
   mark=$(syslog_mark)
-  start_guest vm1 "$out/vm1-start2.log"
-  judge devdax "$out/plan-vm1.json" "$out/vm1-start2.log" verify "$out/vm1-start1.log"
+  start_guest vm1 "$rec/vm1-start2.log"
+  judge devdax "$rec/plan-vm1.json" "$rec/vm1-start2.log" verify "$rec/vm1-start1.log"
   expect_syslog "vm1 prepare allowed (classic hook path)" "$mark" "domain 'vm1' prepare: allowed"
   mark=$(syslog_mark)
   run start-vm2 V start vm2
@@ -411,11 +415,11 @@ step_boot2() {
   expect_ok "virsh snapshot-create-as vm1 s1 (memory, internal)" snap-vm1
 
   # --- save / restore: refused
-  run save-vm1 V save vm1 "$out/vm1.save"
+  run save-vm1 V save vm1 "$rec/vm1.save"
   expect_ok "virsh save vm1" save-vm1
   expect_state vm1 "shut off"
   mark=$(syslog_mark)
-  run restore-vm1 V restore "$out/vm1.save"
+  run restore-vm1 V restore "$rec/vm1.save"
   expect_refused "virsh restore vm1.save" restore-vm1
   expect_contains "virsh restore" restore-vm1 "restore refused"
   expect_state vm1 "shut off"
