@@ -26,9 +26,10 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 mount -t securityfs securityfs /sys/kernel/security
 dmesg -n 1
 
-scenario= src= build=
+scenario= src= build= tsc_khz=
 for word in $(cat /proc/cmdline); do
   case $word in
+    nvh.tsc_khz=*) tsc_khz=${word#nvh.tsc_khz=} ;;
     nvh.scenario=*) scenario=${word#nvh.scenario=} ;;
     nvh.src=*) src=${word#nvh.src=} ;;
     nvh.build=*) build=${word#nvh.build=} ;;

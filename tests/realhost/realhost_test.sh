@@ -57,7 +57,15 @@ TESTBED_QEMU_ARGS=(
   -device "virtio-9p-pci,fsdev=rootfs,mount_tag=rootfs"
   -drive "file=$disk,format=raw,if=virtio,cache=unsafe"
 )
-TESTBED_APPEND="nvh.script=$here/host.sh nvh.src=$src_dir nvh.build=$build_dir"
+# The TSC under TCG ticks at this machine's rate, and a guest of a guest
+# calibrates it against an emulated PIT that is far too slow: its kernel then
+# believes time passes ~100x slower and every delay lasts that much longer
+# (seen: a nested guest stuck minutes after "tsc: Unable to calibrate against
+# PIT"). Both kernels get the real rate instead.
+tsc_khz=$(dmesg 2>/dev/null | sed -n 's/.*tsc: Detected \([0-9]*\)\.\([0-9]*\) MHz.*/\1\2/p' | head -n 1)
+[[ -n $tsc_khz ]] || tsc_khz=$(awk -F': ' '/^cpu MHz/ { sub(/\./, "", $2); print $2; exit }' /proc/cpuinfo)
+[[ $tsc_khz =~ ^[0-9]{5,}$ ]] || testbed_die "cannot tell this machine's TSC rate (dmesg, /proc/cpuinfo): '$tsc_khz'"
+TESTBED_APPEND="tsc_early_khz=$tsc_khz nvh.tsc_khz=$tsc_khz nvh.script=$here/host.sh nvh.src=$src_dir nvh.build=$build_dir"
 
 judge_boot() { # judge_boot LOG NAME: every result ok and the final step reached
   local log=$1 name=$2
