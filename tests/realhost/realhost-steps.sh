@@ -2,7 +2,9 @@
 # The admin workflow of issue 12 on the emulated real host; sourced by
 # tests/realhost/host.sh (bash, PID 1, the machine's Debian userland) after
 # tests/hardware/guest/lib.sh. Every step is asserted; the first failure ends
-# the boot (host.sh's EXIT trap reports NVH-DONE and powers off).
+# the boot (host.sh's EXIT trap reports NVH-DONE and powers off). host.sh
+# sets src, build and tsc_khz from the kernel command line.
+# shellcheck disable=SC2154
 
 # Debian has no usleep(1); lib.sh's nvh_wait polls with it.
 usleep() { sleep "$(awk -v us="$1" 'BEGIN { print us / 1000000 }')"; }
@@ -238,11 +240,21 @@ setup_users() {
     esac
   done
 }
-# systemd-tmpfiles-setup.service's part for this package (no systemd here).
+# systemd-tmpfiles-setup.service's part for this package (no systemd as PID
+# 1 here); without systemd-tmpfiles, its "d" lines by hand, as the admin
+# would (man nvdimm-hook).
 setup_tmpfiles() {
-  command -v systemd-tmpfiles >/dev/null || abort "systemd-tmpfiles not found"
-  must "systemd-tmpfiles --create nvdimm-hook.conf" \
-    systemd-tmpfiles --create /usr/lib/tmpfiles.d/nvdimm-hook.conf
+  local conf=/usr/lib/tmpfiles.d/nvdimm-hook.conf type path mode user group _
+  [[ -r $conf ]] || abort "$conf is not installed"
+  if command -v systemd-tmpfiles >/dev/null; then
+    must "systemd-tmpfiles --create nvdimm-hook.conf" systemd-tmpfiles --create "$conf"
+  else
+    while read -r type path mode user group _; do
+      [[ $type == d ]] || continue
+      must "install -d -m $mode -o $user -g $group $path (no systemd-tmpfiles)" \
+        install -d -m "$mode" -o "$user" -g "$group" "$path"
+    done <"$conf"
+  fi
   expect_eq "/run/nvdimm-hook mode and owner" "$(stat -c '%a %U' /run/nvdimm-hook)" "700 root"
 }
 
