@@ -241,8 +241,8 @@ setup_users() {
   done
 }
 # systemd-tmpfiles-setup.service's part for this package (no systemd as PID
-# 1 here); without systemd-tmpfiles, its "d" lines by hand, as the admin
-# would (man nvdimm-hook).
+# 1 here); without systemd-tmpfiles, its "d" lines by hand (the mode and
+# owner the file gives).
 setup_tmpfiles() {
   local conf=/usr/lib/tmpfiles.d/nvdimm-hook.conf type path mode user group _
   [[ -r $conf ]] || abort "$conf is not installed"
