@@ -3,8 +3,10 @@
 # and the RPM agree.
 #
 #   ${sbindir}/nvdimmctl                          admin command
-#   ${libexecdir}/nvdimm-hook/nvdimm-hook         the libvirt qemu hook
-#   /etc/libvirt/hooks/qemu.d/50-nvdimm-hook      -> the hook (symlink)
+#   ${libexecdir}/nvdimm-hook/nvdimm-hook-entry   what libvirt runs (hooks/entry.cc):
+#                                                 libc only, fast path, else execs
+#   ${libexecdir}/nvdimm-hook/nvdimm-hook         the full libvirt qemu hook
+#   /etc/libvirt/hooks/qemu.d/50-nvdimm-hook      -> the entry (symlink)
 #   /etc/nvdimm-hook/nvdimm-hook.conf             config, all keys commented
 #   ${NVDIMMHOOK_TMPFILES_DIR}/nvdimm-hook.conf   creates /run/nvdimm-hook
 #   /var/lib/nvdimm-hook/                         state dir, 0700
@@ -26,7 +28,17 @@ set(NVDIMMHOOK_CONFIG_DIR "/etc/nvdimm-hook")   # = kDefaultConfigPath's directo
 set(NVDIMMHOOK_STATE_DIR "/var/lib/nvdimm-hook")  # = HookConfig::state_dir default
 
 install(TARGETS nvdimmctl RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
-install(TARGETS nvdimm-hook RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/nvdimm-hook)
+install(TARGETS nvdimm-hook nvdimm-hook-entry
+        RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/nvdimm-hook)
+# The entry has the full hook's path compiled in (NVDIMMHOOK_FULL_HOOK, from
+# the prefix at configure time): say so when an install goes elsewhere.
+install(CODE "
+  if(NOT \"\${CMAKE_INSTALL_PREFIX}\" STREQUAL \"${CMAKE_INSTALL_PREFIX}\")
+    message(WARNING \"nvdimm-hook: installing under \${CMAKE_INSTALL_PREFIX}, but the hook entry \"
+                    \"execs ${NVDIMMHOOK_FULL_HOOK} (configured with prefix ${CMAKE_INSTALL_PREFIX}); \"
+                    \"configure with -DCMAKE_INSTALL_PREFIX=\${CMAKE_INSTALL_PREFIX} instead\")
+  endif()
+")
 
 install(FILES ${PROJECT_SOURCE_DIR}/man/nvdimmctl.8 ${PROJECT_SOURCE_DIR}/man/nvdimm-hook.8
         DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
@@ -44,7 +56,7 @@ install(CODE "
   # relative (../../../../usr/libexec/...): resolves the same on the target
   # system and inside DESTDIR; rpmbuild and rpmlint warn about absolute ones
   file(RELATIVE_PATH _nvh_target \"${NVDIMMHOOK_LIBVIRT_HOOKS_DIR}/qemu.d\"
-       \"\${_nvh_libexec}/nvdimm-hook/nvdimm-hook\")
+       \"\${_nvh_libexec}/nvdimm-hook/nvdimm-hook-entry\")
   set(_nvh_link \"\$ENV{DESTDIR}${NVDIMMHOOK_LIBVIRT_HOOKS_DIR}/qemu.d/50-nvdimm-hook\")
   message(STATUS \"Installing: \${_nvh_link} -> \${_nvh_target}\")
   file(MAKE_DIRECTORY \"\$ENV{DESTDIR}${NVDIMMHOOK_LIBVIRT_HOOKS_DIR}/qemu.d\")

@@ -1,19 +1,15 @@
 #include "guard/relevance.h"
 
+#include "guard/fast_path.h"
+
 namespace nvh {
 
 bool IsGuardedOperation(std::string_view op) {
-  // `started` is not here: its guest already runs and a refusal would only
-  // kill it; there is nothing to decide.
-  for (std::string_view guarded :
-       {"prepare", "start", "migrate", "restore", "reconnect", "stopped", "release"}) {
-    if (op == guarded) return true;
-  }
-  return false;
+  return fast_path::IsGuardedOperation(op);
 }
 
 bool MayConcernNvdimm(std::string_view domain_xml) {
-  return domain_xml.find("nvdimm") != std::string_view::npos;
+  return fast_path::MayConcernNvdimm(domain_xml);
 }
 
 bool HasNvdimmWork(const Domain& domain) {

@@ -11,11 +11,14 @@
 
 #include "config/hook_config.h"
 #include "core/decision_log.h"
+#include "guard/fast_path.h"
 #include "guard/guard.h"
 #include "guard/relevance.h"
 #include "xml/domain_xml.h"
 
 namespace {
+
+using nvh::fast_path::MayRefuse;
 
 constexpr int kAllow = 0;
 constexpr int kRefuse = 1;
@@ -23,8 +26,8 @@ constexpr int kUsage = 2;
 
 // Drains stdin completely (libvirt writes the whole XML and may block on a
 // full pipe otherwise), keeping at most the XML size limit plus one byte (so
-// the parser can say the input is too large).
-std::string ReadStdin() {
+// the parser can say the input is too large). `failed`: a read error ended it.
+std::string ReadStdin(bool& failed) {
   std::string text;
   char buffer[65536];
   for (;;) {
@@ -32,19 +35,14 @@ std::string ReadStdin() {
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;
+      failed = true;
       break;
     }
     const std::size_t room =
-        nvh::kMaxDomainXmlBytes + 1 - std::min(text.size(), nvh::kMaxDomainXmlBytes + 1);
+        nvh::fast_path::kKeptXmlBytes - std::min(text.size(), nvh::fast_path::kKeptXmlBytes);
     text.append(buffer, std::min(room, static_cast<std::size_t>(n)));
   }
   return text;
-}
-
-// Operations whose failure stops something (a start, a migration, a
-// restore). For the others a non-zero exit would only do harm.
-bool MayRefuse(std::string_view op) {
-  return op == "prepare" || op == "start" || op == "migrate" || op == "restore";
 }
 
 }  // namespace
@@ -54,8 +52,19 @@ int main(int argc, char** argv) {
     std::cerr << "usage: nvdimm-hook DOMAIN OP SUBOP EXTRA  (run by libvirtd, XML on stdin)\n";
     return kUsage;
   }
-  const nvh::HookInvocation call{argv[1], argv[2], argv[3], ReadStdin()};
-  if (!nvh::IsGuardedOperation(call.op) || !nvh::MayConcernNvdimm(call.xml)) return kAllow;
+  bool read_failed = false;
+  const nvh::HookInvocation call{argv[1], argv[2], argv[3], ReadStdin(read_failed)};
+  // The same first decision as the entry in front of us (hooks/entry.cc).
+  switch (nvh::fast_path::Decide(argc, call.op, call.xml, read_failed)) {
+    case nvh::fast_path::FirstDecision::kAllow:
+      return kAllow;
+    case nvh::fast_path::FirstDecision::kRefuse:
+      std::cerr << "nvdimm-hook: domain '" << call.domain_name << "' " << call.op
+                << ": reading the domain XML from stdin failed, so its NVDIMMs cannot be checked\n";
+      return kRefuse;
+    case nvh::fast_path::FirstDecision::kFullCheck:
+      break;
+  }
 
   nvh::SyslogDecisionLog log;
   auto xml = nvh::DomainXml::Parse(call.xml, "stdin");

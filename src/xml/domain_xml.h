@@ -13,14 +13,11 @@
 #include "core/domain.h"
 #include "core/plan.h"
 #include "util/error.h"
+#include "xml/xml_limits.h"
 
 struct _xmlDoc;
 
 namespace nvh {
-
-// Larger inputs are refused before libxml2 sees them, as virsh does:
-// virsh reads at most 10 MiB of domain XML (VSH_MAX_XML_FILE, tools/vsh.h).
-inline constexpr std::size_t kMaxDomainXmlBytes = 10 * 1024 * 1024;
 
 class DomainXml {
  public:

@@ -10,7 +10,8 @@
 #   point (CONFIG_PVH=y; faster than the real-mode setup of vmlinuz).
 #   NVH_TESTBED_KERNEL_DEB=FILE.deb uses a given Debian kernel package instead.
 # - An uncompressed initramfs (newc cpio): busybox-static, ndctl, daxctl, the
-#   project's nvdimmctl (and nvdimm-hook when it is built), QEMU
+#   project's nvdimmctl (and nvdimm-hook when it is built, also installed as
+#   cmake --install lays it out: the entry, the full hook, the qemu.d link), QEMU
 #   (qemu-system-x86_64 + its TCG accelerator module + the firmware that
 #   `-machine pc -nodefaults` loads), every shared library they need (ldd),
 #   the NVDIMM modules and their dependencies (modules.dep; depmod -b), and
@@ -267,6 +268,14 @@ for bin in nvdimmctl nvdimm-hook; do
   add_elf "$stage/$bin" "/usr/bin/$bin"
   # ldd on the staged copy resolves the same libraries.
 done
+# The hook as installed (cmake/Install.cmake): the entry, the full hook at the
+# path the entry has compiled in, and libvirt's qemu.d link to the entry.
+if [[ -x $build_dir/nvdimm-hook && -x $build_dir/nvdimm-hook-entry ]]; then
+  full_hook=$(cat "$build_dir/hooks/full-hook-path") || die "$build_dir/hooks/full-hook-path missing"
+  add_elf "$stage/nvdimm-hook" "$full_hook"
+  add_elf "$build_dir/nvdimm-hook-entry" "$(dirname "$full_hook")/nvdimm-hook-entry"
+  add_link /etc/libvirt/hooks/qemu.d/50-nvdimm-hook "$(dirname "$full_hook")/nvdimm-hook-entry"
+fi
 add_elf "$qemu_bin"
 # QEMU (Debian 7.2) loads TCG as a module and, for `-machine pc -nodefaults
 # -S`, reads bios-256k.bin and kvmvapic.bin from <prefix>/share/{qemu,seabios}

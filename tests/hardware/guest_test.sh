@@ -34,7 +34,7 @@ build_dir=$(cd "$1" && pwd) || session_die "BUILD_DIR $1 does not exist"
 source "$here/testbed.sh"
 session_require_tools python3 truncate stat virsh
 nvdimmctl=$build_dir/nvdimmctl
-hook=$build_dir/nvdimm-hook
+hook=$build_dir/nvdimm-hook-entry-uninstalled # what libvirt runs; execs $build_dir/nvdimm-hook
 [[ -x $nvdimmctl ]] || session_die "$nvdimmctl is missing: build the nvdimmctl target first"
 [[ -x $hook ]] || session_die "$hook is missing: build the nvdimm-hook target first"
 

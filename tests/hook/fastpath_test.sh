@@ -6,7 +6,7 @@
 # nothing (libvirt would take stdout as a replacement XML).
 #   fastpath_test.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
-hook=$1/nvdimm-hook
+hook=$1/nvdimm-hook-entry-uninstalled # what libvirt runs; execs $1/nvdimm-hook
 src=$2
 [[ -x $hook ]] || { echo "FAIL: $hook not built" >&2; exit 1; }
 work=$(mktemp -d)

@@ -34,6 +34,20 @@ expect_lacks() {
   ok "$1: does not say '$3'"
 }
 
+# check DESCRIPTION COMMAND...: one "ok:"/"FAIL:" line, counted in
+# $passed/$failed; the script goes on (it ends with [[ $failed -eq 0 ]]).
+passed=0
+failed=0
+check() {
+  local what=$1
+  shift
+  if "$@"; then
+    passed=$((passed + 1)); echo "ok: $what"
+  else
+    failed=$((failed + 1)); echo "FAIL: $what"
+  fi
+}
+
 now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
 
 # py SCRIPT ARGS...: python3 with the script on the command line.

@@ -15,7 +15,7 @@ set -euo pipefail
 build_dir=$(cd "$1" && pwd)
 source_dir=$(cd "$2" && pwd)
 trials=${3:-200}
-hook=$build_dir/nvdimm-hook
+hook=$build_dir/nvdimm-hook-entry-uninstalled # what libvirt runs; execs $build_dir/nvdimm-hook
 ctl=$build_dir/nvdimmctl
 for f in "$hook" "$ctl"; do
   [[ -x $f ]] || { echo "FAIL: $f is missing: build nvdimm-hook and nvdimmctl first" >&2; exit 1; }

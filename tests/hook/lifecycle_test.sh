@@ -41,7 +41,7 @@ session_reexec_in_namespace "$here/$(basename "${BASH_SOURCE[0]}")" "$@"
 
 build_dir=$(cd "$1" && pwd) || session_die "BUILD_DIR $1 does not exist"
 source_dir=$(cd "$2" && pwd) || session_die "SOURCE_DIR $2 does not exist"
-hook=$build_dir/nvdimm-hook
+hook=$build_dir/nvdimm-hook-entry-uninstalled # what libvirt runs; execs $build_dir/nvdimm-hook
 nvdimmctl=$build_dir/nvdimmctl
 example_inventory=$source_dir/examples/inventory.json
 example_domain=$source_dir/examples/domain.xml

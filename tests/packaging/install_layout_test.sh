@@ -11,7 +11,7 @@ src=$2
 rpms=$3
 need cmake
 need rpm
-for t in nvdimmctl nvdimm-hook; do
+for t in nvdimmctl nvdimm-hook nvdimm-hook-entry; do
   [ -x "$build/$t" ] || die "$build/$t not built (build the project before ctest)"
 done
 # Regenerate cmake_install.cmake from the current cmake/Install.cmake (what
@@ -53,9 +53,9 @@ while IFS=$'\t' read -r path perms; do
 done < <(rpm -qp --qf '[%{FILENAMES}\t%{FILEMODES:perms}\n]' "${main[0]}" |
            grep -Ev "$rpm_only" | awk -F'\t' '$2 ~ /^d/')
 
-check "hook link resolves to the installed hook inside DESTDIR" \
+check "hook link resolves to the installed hook entry inside DESTDIR" \
   test "$(readlink -f "$dest/etc/libvirt/hooks/qemu.d/50-nvdimm-hook")" = \
-       "$(readlink -f "$dest/usr/libexec/nvdimm-hook/nvdimm-hook")"
+       "$(readlink -f "$dest/usr/libexec/nvdimm-hook/nvdimm-hook-entry")"
 check "install manifest lists the hook link and the config" \
   bash -c 'grep -qx /etc/libvirt/hooks/qemu.d/50-nvdimm-hook "$1" &&
            grep -qx /etc/nvdimm-hook/nvdimm-hook.conf "$1"' _ "$build/install_manifest.txt"
@@ -69,9 +69,9 @@ check "second install keeps an edited config" \
 # Default prefix /usr/local: binaries follow it, /etc and /var do not.
 local_dest=$tmp/local-prefix
 DESTDIR=$local_dest cmake --install "$build" --prefix /usr/local >/dev/null
-check "/usr/local: hook link -> /usr/local/libexec/nvdimm-hook/nvdimm-hook" \
+check "/usr/local: hook link -> /usr/local/libexec/nvdimm-hook/nvdimm-hook-entry" \
   test "$(readlink "$local_dest/etc/libvirt/hooks/qemu.d/50-nvdimm-hook")" = \
-       ../../../../usr/local/libexec/nvdimm-hook/nvdimm-hook
+       ../../../../usr/local/libexec/nvdimm-hook/nvdimm-hook-entry
 check "/usr/local: link resolves" test -x "$local_dest/etc/libvirt/hooks/qemu.d/50-nvdimm-hook"
 check "/usr/local: config still in /etc/nvdimm-hook (compiled-in path)" \
   test -f "$local_dest/etc/nvdimm-hook/nvdimm-hook.conf"
@@ -80,4 +80,41 @@ check "/usr/local: state dir still /var/lib/nvdimm-hook, 0700" \
 check "/usr/local: tmpfiles.d under /usr/local/lib/tmpfiles.d (read by systemd)" \
   test -f "$local_dest/usr/local/lib/tmpfiles.d/nvdimm-hook.conf"
 check "/usr/local: nvdimmctl in /usr/local/sbin" test -x "$local_dest/usr/local/sbin/nvdimmctl"
+
+# The installed entry execs the full hook at the path fixed at configure time
+# (never through PATH): run through the installed link with libvirt's
+# environment, a broken annotation is refused by the full hook only when the
+# full hook is at that path. In a private mount namespace, a tmpfs over the
+# nearest existing ancestor puts it there without touching the host.
+fixed=$(cat "$build/hooks/full-hook-path")
+case $fixed in /*/nvdimm-hook/nvdimm-hook) ;; *) die "$build/hooks/full-hook-path: '$fixed'" ;; esac
+check "the installed entry names $fixed" grep -qaF "$fixed" "$local_dest/usr/local/libexec/nvdimm-hook/nvdimm-hook-entry"
+sed 's|<nvdimm:nvdimm uuid="c3ced113-e676-47b2-b173-b7f7d08b2206"/>|<nvdimm:nvdimm uuid="c3ced113-e676-47b2-b173-b7f7d08b2206" label="64KiB"/>|' \
+  "$src/examples/domain.xml" >"$tmp/bad-label.xml"
+grep -q 'label="64KiB"' "$tmp/bad-label.xml" || die "fixture not edited"
+run_installed() { # run_installed OUT: the installed link, as libvirt runs it
+  env -i LC_ALL=C PATH=/nonexistent HOME=/root USER=root \
+    "$local_dest/etc/libvirt/hooks/qemu.d/50-nvdimm-hook" vm prepare begin - <"$tmp/bad-label.xml" >"$1" 2>&1
+}
+if [ -e "$fixed" ]; then
+  fail "$fixed exists on this machine: cannot show the entry failing without it"
+else
+  rc=0; run_installed "$tmp/absent.out" || rc=$?
+  check "full hook absent at $fixed: prepare refused (exit 1, not allowed)" test "$rc" = 1
+  check "... naming the path it could not run" grep -qF "cannot run $fixed" "$tmp/absent.out"
+fi
+need unshare
+mount_at=$(dirname "$(dirname "$fixed")")
+while [ ! -d "$mount_at" ]; do mount_at=$(dirname "$mount_at"); done
+export -f run_installed
+export local_dest tmp fixed mount_at build
+rc=0
+unshare --mount --propagation private bash -euc '
+  mount -t tmpfs nvh-test "$mount_at"
+  mkdir -p "$(dirname "$fixed")"
+  cp "$build/nvdimm-hook" "$fixed"
+  run_installed "$tmp/present.out"' || rc=$?
+cat "$tmp/present.out"
+check "full hook at $fixed: the installed entry hands over, the full hook refuses (exit 1)" test "$rc" = 1
+check "... with the full hook's own message" grep -qF "64 KiB" "$tmp/present.out"
 finish

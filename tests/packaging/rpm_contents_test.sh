@@ -47,9 +47,11 @@ check "nvdimmctl in sbindir ($sbindir), 0755" has "$main_list" "$sbindir/nvdimmc
 check "hook binary in libexecdir/nvdimm-hook ($libexecdir), 0755" \
   has "$main_list" "$libexecdir/nvdimm-hook/nvdimm-hook" '-rwxr-xr-x'
 check "libexec/nvdimm-hook directory owned" has "$main_list" "$libexecdir/nvdimm-hook" 'drwxr-xr-x'
-check "qemu.d/50-nvdimm-hook is a symlink to the hook binary" \
+check "hook entry in libexecdir/nvdimm-hook, 0755" \
+  has "$main_list" "$libexecdir/nvdimm-hook/nvdimm-hook-entry" '-rwxr-xr-x'
+check "qemu.d/50-nvdimm-hook is a symlink to the hook entry" \
   has "$main_list" /etc/libvirt/hooks/qemu.d/50-nvdimm-hook 'lrwxrwxrwx' '.*' \
-      "../../../..$libexecdir/nvdimm-hook/nvdimm-hook"
+      "../../../..$libexecdir/nvdimm-hook/nvdimm-hook-entry"
 check "qemu.d directory owned" has "$main_list" /etc/libvirt/hooks/qemu.d 'd.*'
 check "config file is %config(noreplace), 0644" \
   has "$main_list" /etc/nvdimm-hook/nvdimm-hook.conf '-rw-r--r--' 'cn'
@@ -60,9 +62,9 @@ check "nvdimmctl(8)" has "$main_list" '/usr/share/man/man8/nvdimmctl\.8(\.(gz|bz
 check "nvdimm-hook(8)" has "$main_list" '/usr/share/man/man8/nvdimm-hook\.8(\.(gz|bz2|xz|zst))?' '-rw-r--r--'
 check "nothing under /usr/local, /run or /tmp" \
   bash -c '! printf "%s\n" "$1" | cut -f1 | grep -E "^/(usr/local|run|var/run|tmp)(/|$)"' _ "$main_list"
-check "exactly two executables: nvdimmctl and the hook" \
+check "exactly three executables: nvdimmctl, the hook and its entry" \
   test "$(printf '%s\n' "$main_list" | awk -F'\t' '$2 ~ /^-..x/' | cut -f1 | sort | tr '\n' ' ')" = \
-       "$libexecdir/nvdimm-hook/nvdimm-hook $sbindir/nvdimmctl "
+       "$libexecdir/nvdimm-hook/nvdimm-hook $libexecdir/nvdimm-hook/nvdimm-hook-entry $sbindir/nvdimmctl "
 check "-selinux: module .pp.bz2 in the targeted packages dir" \
   has "$sel_list" /usr/share/selinux/packages/targeted/nvdimm_hook\\.pp\\.bz2 '-rw-r--r--'
 check "-selinux: interface file for policy developers" \
@@ -82,6 +84,11 @@ check "shipped config has no active setting (defaults only)" \
   bash -c '! grep -Ev "^[[:space:]]*(#|$)" "$1"' _ "$tmp/etc/nvdimm-hook/nvdimm-hook.conf"
 check "hook link resolves inside the payload" \
   test -x "$tmp/etc/libvirt/hooks/qemu.d/50-nvdimm-hook"
+check "the entry in the payload execs the packaged hook by absolute path" \
+  grep -qaF "$libexecdir/nvdimm-hook/nvdimm-hook" "$tmp$libexecdir/nvdimm-hook/nvdimm-hook-entry"
+check "the entry in the payload needs no shared library (static, libc only)" \
+  bash -c '! readelf -d "$1" | grep -q NEEDED && ! readelf -l "$1" | grep -q INTERP' _ \
+  "$tmp$libexecdir/nvdimm-hook/nvdimm-hook-entry"
 
 # scriptlets: fully expanded, reload by SIGHUP only when active, never restart
 scripts=$(rpm -qp --scripts "$main")
@@ -116,4 +123,6 @@ check "packaged module: allow svirt_t svirt_image_t chr_file map" \
   grep -Fq '(allow svirt_t svirt_image_t (chr_file (map)))' "$tmp/m.cil"
 check "packaged module: file context of the hook binary" \
   grep -Eq '^/usr/libexec/nvdimm-hook/nvdimm-hook[[:space:]]+--[[:space:]]+system_u:object_r:nvdimm_hook_exec_t' "$tmp/m.fc"
+check "packaged module: file context of the hook entry (what libvirt executes)" \
+  grep -Eq '^/usr/libexec/nvdimm-hook/nvdimm-hook-entry[[:space:]]+--[[:space:]]+system_u:object_r:nvdimm_hook_exec_t' "$tmp/m.fc"
 finish

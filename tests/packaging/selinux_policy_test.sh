@@ -7,8 +7,9 @@
 #     (devdax), and
 #   - the libvirt daemons (virtd_t, virtqemud_t) enter nvdimm_hook_t through
 #     nvdimm_hook_exec_t,
-# plus what the hook domain needs and nothing that would let it open device
-# nodes or run unconfined.
+# plus what the hook domain needs (including what tests/selinux found missing
+# under an enforcing kernel) and nothing that would let it open device nodes
+# or run unconfined.
 # Usage: selinux_policy_test.sh SOURCE_DIR
 source "$(dirname "$0")/lib.sh"
 src=$1
@@ -94,6 +95,18 @@ check "liveness of the owner QEMU: read /proc/PID of virt domains" \
 check "probe: execute QEMU (qemu_exec_t, no transition)" \
   allows nvdimm_hook_t qemu_exec_t file execute_no_trans
 check "probe: map its sparse backing file" allows nvdimm_hook_t nvdimm_hook_tmp_t file map
+# found by tests/selinux (enforcing, Debian refpolicy)
+check "libkmod: read and map the kernel module index" allows nvdimm_hook_t modules_dep_t file map
+check "inventory: stat a devdax relabelled for a running guest (optional)" \
+  allows nvdimm_hook_t svirt_image_t chr_file getattr
+check "libndctl opening deep_flush read-write: dontaudit, never allowed" \
+  bash -c 'grep -Eq "^[[:space:]]*\(dontaudit nvdimm_hook_t sysfs_t \(file \(.*write" "$1" &&
+           ! grep -Eq "^[[:space:]]*\(allow nvdimm_hook_t sysfs_t \(file \([^)]*write" "$1"' _ "$cil"
+check "probe scratch dir removal: dac_read_search dontaudit (dac_override suffices)" \
+  has_rule '(dontaudit nvdimm_hook_t self (capability (dac_read_search)))'
+check "probe QEMU: statfs of its backing file on tmpfs" allows nvdimm_hook_t tmpfs_t filesystem getattr
+check "QEMU reads the devdax size from sysfs (refpolicy svirt_t lacks it)" \
+  allows svirt_t sysfs_t file read
 check "probe scratch dirs in /tmp get nvdimm_hook_tmp_t" \
   has_rule '(typetransition nvdimm_hook_t tmp_t dir nvdimm_hook_tmp_t)'
 

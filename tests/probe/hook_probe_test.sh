@@ -8,7 +8,7 @@
 set -euo pipefail
 build=$1
 src=$2
-hook="$build/nvdimm-hook"
+hook="$build/nvdimm-hook-entry-uninstalled" # what libvirt runs; execs $build/nvdimm-hook
 ctl="$build/nvdimmctl"
 for binary in "$hook" "$ctl"; do
   [ -x "$binary" ] || { echo "FAIL: $binary not built" >&2; exit 1; }
@@ -30,17 +30,6 @@ hook_sandbox "$work" "$src/examples/inventory.json" "probe = auto"
   sed "s|<emulator>[^<]*</emulator>|<emulator>$work/bin/fake-qemu</emulator>|" >"$work/domain.xml"
 grep -q "fake-qemu" "$work/domain.xml" || { echo "FAIL: emulator not replaced" >&2; exit 1; }
 
-passed=0
-failed=0
-check() {  # check DESCRIPTION CONDITION...
-  local what=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1)); echo "ok: $what"
-  else
-    failed=$((failed + 1)); echo "FAIL: $what"
-  fi
-}
 run_hook() {  # run_hook CONFIG OP -> $status, $work/err
   status=0
   NVDIMM_HOOK_CONFIG=$1 "$hook" pmem-guest "$2" begin - <"$work/domain.xml" 2>"$work/err" || status=$?

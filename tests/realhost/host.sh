@@ -26,7 +26,9 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 mount -t securityfs securityfs /sys/kernel/security
 dmesg -n 1
 
-scenario= src= build= tsc_khz=
+# src, build and tsc_khz are used by realhost-steps.sh.
+scenario='' src='' build='' tsc_khz=''
+# shellcheck disable=SC2034
 for word in $(cat /proc/cmdline); do
   case $word in
     nvh.tsc_khz=*) tsc_khz=${word#nvh.tsc_khz=} ;;

@@ -15,7 +15,12 @@ rec=/var/lib/nvh
 serial_dir=/var/log/nvh    # the nested guests' serial consoles
 boot_dir=/var/lib/libvirt/boot
 syslog=/var/log/messages
-hook_bin=/usr/libexec/nvdimm-hook/nvdimm-hook
+# What libvirt runs: the hook entry (hooks/), which execs the full hook at the
+# path compiled in at configure time; so the build is installed with the
+# prefix it was configured with.
+prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$build/CMakeCache.txt")
+full_hook=$(cat "$build/hooks/full-hook-path" 2>/dev/null)
+hook_bin=${full_hook%/*}/nvdimm-hook-entry
 hook_qemu_d=/etc/libvirt/hooks/qemu.d/50-nvdimm-hook
 hook_classic=/etc/libvirt/hooks/qemu
 # Nested starts under TCG in TCG: generous, bounded.
@@ -244,7 +249,7 @@ setup_users() {
 # 1 here); without systemd-tmpfiles, its "d" lines by hand (the mode and
 # owner the file gives).
 setup_tmpfiles() {
-  local conf=/usr/lib/tmpfiles.d/nvdimm-hook.conf type path mode user group _
+  local conf=$prefix/lib/tmpfiles.d/nvdimm-hook.conf type path mode user group _
   [[ -r $conf ]] || abort "$conf is not installed"
   if command -v systemd-tmpfiles >/dev/null; then
     must "systemd-tmpfiles --create nvdimm-hook.conf" systemd-tmpfiles --create "$conf"
@@ -277,8 +282,11 @@ step_boot1() {
   # reaches it by SIGHUP, as README says.
   setup_users
   start_daemons
-  must "cmake --install $build --prefix /usr" cmake --install "$build" --prefix /usr
+  [[ -n $prefix && -n $full_hook ]] || abort "$build/CMakeCache.txt or $build/hooks/full-hook-path is missing"
+  must "cmake --install $build (prefix $prefix)" cmake --install "$build"
   expect_eq "hook link $hook_qemu_d" "$(readlink -f "$hook_qemu_d")" "$hook_bin"
+  [[ -x $full_hook ]] || abort "the full hook $full_hook is not installed"
+  nvh_ok "the full hook is at $full_hook, where the entry execs it"
   must "the config is the shipped one" cmp /etc/nvdimm-hook/nvdimm-hook.conf "$src/config/nvdimm-hook.conf"
   setup_tmpfiles
   kill -HUP "$(cat /run/libvirtd.pid)" || abort "kill -HUP libvirtd failed"
