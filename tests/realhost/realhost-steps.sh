@@ -130,7 +130,8 @@ for ns in doc:
 # --- nested guests -------------------------------------------------------------
 # domain_xml NAME SCENARIO [DISK]: a tiny guest booting the test bed kernel
 # with its small initramfs (tests/hardware/guest), serial console to a file,
-# told the TSC rate (realhost_test.sh says why).
+# told the TSC rate (realhost_test.sh says why) and, as testbed.sh does,
+# no_timer_check (late timer interrupts under TCG on a loaded machine).
 domain_xml() {
   local disk=
   [[ -n ${3:-} ]] && disk="<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>
@@ -145,7 +146,7 @@ domain_xml() {
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>$boot_dir/vmlinux</kernel>
     <initrd>$boot_dir/guest.cpio</initrd>
-    <cmdline>console=ttyS0 loglevel=6 panic=-1 mitigations=off tsc_early_khz=$tsc_khz nvh.scenario=$2 nvh.end=wait</cmdline>
+    <cmdline>console=ttyS0 loglevel=6 panic=-1 no_timer_check mitigations=off tsc_early_khz=$tsc_khz nvh.scenario=$2 nvh.end=wait</cmdline>
   </os>
   <clock offset='utc'/>
   <on_poweroff>destroy</on_poweroff>
