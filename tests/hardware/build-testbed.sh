@@ -22,6 +22,9 @@
 # kernel version and this script), so a changed binary, library or scenario
 # rebuilds it and nothing else does. BUILD_DIR/testbed/testbed.env names what
 # to boot (KERNEL, INITRD, KERNEL_VERSION, KERNEL_PACKAGE, TESTBED_KEY).
+# NVH_TESTBED_VARIANT=guest builds initramfs-guest.cpio and testbed-guest.env
+# instead: the same image without QEMU and the project's binaries (the nested
+# guests of tests/realhost).
 #
 # Everything fails loudly; nothing is skipped.
 set -euo pipefail
@@ -38,6 +41,12 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 self=$here/$(basename "${BASH_SOURCE[0]}")
 guest_dir=$here/guest
 testbed=$build_dir/testbed
+variant=${NVH_TESTBED_VARIANT:-full}
+case $variant in
+  full) suffix= ;;
+  guest) suffix=-guest ;;
+  *) die "NVH_TESTBED_VARIANT=$variant: expected full or guest" ;;
+esac
 
 for tool in apt-cache apt-get dpkg-deb depmod ldd ldconfig cpio sha256sum python3 flock \
   qemu-system-x86_64 ndctl daxctl busybox; do
@@ -83,7 +92,12 @@ else
 fi
 # What is taken from the package; part of the cache key of the kernel dir.
 kernel_modules="libnvdimm nfit nd_btt nd_pmem dax_pmem device_dax kmem"
-kernel_recipe="v1 modules=$kernel_modules"
+# tests/realhost also mounts the machine's root over virtio-9p, an ext4 disk (its
+# checksums load crc32c through the crypto API, not modules.dep)
+# and an overlay: those modules (+ the NVDIMM ones) go to realhost-modules/,
+# never into this initramfs.
+realhost_modules="9p 9pnet_virtio virtio_pci virtio_blk crc32c_generic ext4 overlay"
+kernel_recipe="v1 modules=$kernel_modules realhost=$realhost_modules"
 kdir=$testbed/kernel/${kpkg}_${kver_pkg//[:~]/_}_$(sha256sum <<<"$kernel_recipe" | cut -c1-8)
 if [[ ! -f $kdir/.complete ]]; then
   note "kernel: preparing $kpkg $kver_pkg in $kdir"
@@ -136,8 +150,11 @@ sys.exit("no xz or gzip stream in %s decompresses to an ELF" % sys.argv[1])
 PY
   # Module dependency closure of what the NVDIMM stack needs, in load order.
   depmod -b "$kdir/root" "$kver" || die "depmod -b $kdir/root $kver failed"
-  # shellcheck disable=SC2086 # one argument per module
-  python3 - "$kdir/root/lib/modules/$kver" $kernel_modules >"$kdir/modules.order" <<'PY' || die "module closure failed"
+  # closure ORDER_FILE MODULE...
+  closure() {
+    local out=$1
+    shift
+    python3 - "$kdir/root/lib/modules/$kver" "$@" >"$out" <<'PY' || die "module closure failed"
 import os, sys
 base = sys.argv[1]
 deps = {}
@@ -163,14 +180,25 @@ for name in wanted:
     add(by_name[name])
 print("\n".join(order))
 PY
-  mkdir -p "$kdir/modules/lib/modules/$kver"
-  while read -r mod; do
-    install -D -m 0644 "$kdir/root/lib/modules/$kver/$mod" "$kdir/modules/lib/modules/$kver/$mod"
-  done <"$kdir/modules.order"
-  for f in modules.order modules.builtin modules.builtin.modinfo; do
-    [[ -f $kdir/root/lib/modules/$kver/$f ]] && cp "$kdir/root/lib/modules/$kver/$f" "$kdir/modules/lib/modules/$kver/"
-  done
-  depmod -b "$kdir/modules" "$kver" || die "depmod -b $kdir/modules $kver failed"
+  }
+  # install_modules DIR ORDER_FILE: the modules ORDER_FILE lists, depmod'ed.
+  install_modules() {
+    local mod f
+    mkdir -p "$1/lib/modules/$kver"
+    while read -r mod; do
+      install -D -m 0644 "$kdir/root/lib/modules/$kver/$mod" "$1/lib/modules/$kver/$mod"
+    done <"$2"
+    for f in modules.order modules.builtin modules.builtin.modinfo; do
+      [[ -f $kdir/root/lib/modules/$kver/$f ]] && cp "$kdir/root/lib/modules/$kver/$f" "$1/lib/modules/$kver/"
+    done
+    depmod -b "$1" "$kver" || die "depmod -b $1 $kver failed"
+  }
+  # shellcheck disable=SC2086 # one argument per module
+  closure "$kdir/modules.order" $kernel_modules
+  install_modules "$kdir/modules" "$kdir/modules.order"
+  # shellcheck disable=SC2086 # one argument per module
+  closure "$kdir/realhost-modules.order" $realhost_modules $kernel_modules
+  install_modules "$kdir/realhost-modules" "$kdir/realhost-modules.order"
   echo "$kver" >"$kdir/kernel.version"
   rm -rf -- "$kdir/root" "$kdir/dl" "$kdir/apt-download.log"
   touch "$kdir/.complete"
@@ -225,6 +253,10 @@ busybox_dest=$(canonical "$busybox_bin")
 add_file "$busybox_dest" "$busybox_bin"
 add_elf "$(command -v ndctl)"
 add_elf "$(command -v daxctl)"
+qemu_bin=$(command -v qemu-system-x86_64)
+# The guest variant (NVH_TESTBED_VARIANT=guest, tests/realhost's nested
+# guests) is the same image without QEMU and the project's binaries.
+if [[ $variant == full ]]; then
 # The project's binaries, without debug info (15 MiB less per binary).
 for bin in nvdimmctl nvdimm-hook; do
   [[ -x $build_dir/$bin ]] || continue
@@ -244,7 +276,6 @@ if [[ -x $build_dir/nvdimm-hook && -x $build_dir/nvdimm-hook-entry ]]; then
   add_elf "$build_dir/nvdimm-hook-entry" "$(dirname "$full_hook")/nvdimm-hook-entry"
   add_link /etc/libvirt/hooks/qemu.d/50-nvdimm-hook "$(dirname "$full_hook")/nvdimm-hook-entry"
 fi
-qemu_bin=$(command -v qemu-system-x86_64)
 add_elf "$qemu_bin"
 # QEMU (Debian 7.2) loads TCG as a module and, for `-machine pc -nodefaults
 # -S`, reads bios-256k.bin and kvmvapic.bin from <prefix>/share/{qemu,seabios}
@@ -263,6 +294,7 @@ for candidate in "$qemu_prefix/share/seabios/bios-256k.bin" "$qemu_prefix/share/
 done
 [[ -n $bios ]] || die "bios-256k.bin not found under $qemu_prefix/share (install seabios)"
 add_file "$qemu_prefix/share/seabios/bios-256k.bin" "$bios"
+fi
 
 # The loader's search path as on the host (ldconfig -r reads it below).
 add_file /etc/ld.so.conf /etc/ld.so.conf
@@ -312,15 +344,15 @@ xargs -d '\n' sha256sum <"$stage/sources" >"$stage/sums"
 xargs -d '\n' stat -c '%a %n' <"$stage/sources" >"$stage/modes"
 key=$({
   sha256sum "$self" | cut -d' ' -f1
-  echo "$kpkg $kver_pkg $kver $kernel_recipe"
+  echo "$kpkg $kver_pkg $kver $kernel_recipe $variant"
   awk 'FILENAME == ARGV[1] { sum[$2] = $1; next }
        FILENAME == ARGV[2] { mode[$2] = $1; next }
        $1 == "f" { print "f", $2, sum[$3], mode[$3]; next }
        { print }' "$stage/sums" "$stage/modes" "$manifest" | LC_ALL=C sort
 } | sha256sum | cut -d' ' -f1)
 
-initrd=$testbed/initramfs.cpio
-if [[ -f $initrd && -f $testbed/initramfs.key && $(cat "$testbed/initramfs.key") == "$key" ]]; then
+initrd=$testbed/initramfs$suffix.cpio
+if [[ -f $initrd && -f $testbed/initramfs$suffix.key && $(cat "$testbed/initramfs$suffix.key") == "$key" ]]; then
   note "initramfs: up to date ($initrd, key ${key:0:12})"
 else
   note "initramfs: building (key ${key:0:12})"
@@ -345,12 +377,12 @@ else
   (cd "$tree" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
     cpio --null -o -H newc --owner=0:0 --quiet) >"$initrd.tmp" || die "cpio failed"
   mv -f "$initrd.tmp" "$initrd"
-  echo "$key" >"$testbed/initramfs.key"
+  echo "$key" >"$testbed/initramfs$suffix.key"
   rm -rf -- "$tree"
   tree=
 fi
 
-cat >"$testbed/testbed.env.tmp" <<EOF
+cat >"$testbed/testbed$suffix.env.tmp" <<EOF
 KERNEL=$kdir/vmlinux
 KERNEL_BZIMAGE=$kdir/vmlinuz
 INITRD=$initrd
@@ -358,7 +390,8 @@ KERNEL_VERSION=$kver
 KERNEL_PACKAGE=$kpkg
 KERNEL_PACKAGE_VERSION=$kver_pkg
 TESTBED_KEY=$key
+KERNEL_DIR=$kdir
 EOF
-mv -f "$testbed/testbed.env.tmp" "$testbed/testbed.env"
+mv -f "$testbed/testbed$suffix.env.tmp" "$testbed/testbed$suffix.env"
 note "initramfs: $(($(stat -c %s "$initrd") / 1024 / 1024)) MiB, $(wc -l <"$manifest") entries"
-note "ready: $testbed/testbed.env"
+note "ready: $testbed/testbed$suffix.env"

@@ -16,6 +16,8 @@ TESTBED_MEM=${TESTBED_MEM:-1024M}
 TESTBED_MAXMEM=${TESTBED_MAXMEM:-16G}
 TESTBED_LABEL_SIZE=${TESTBED_LABEL_SIZE:-128K}
 # Extra kernel command line words (tests/selinux: security=selinux ...).
+# TESTBED_QEMU_ARGS (array) adds QEMU arguments (tests/realhost: a 9p root, a
+# disk); INITRD may be replaced after testbed_load.
 TESTBED_APPEND=${TESTBED_APPEND:-}
 
 testbed_die() {
@@ -50,6 +52,7 @@ testbed_boot() {
     -m "$TESTBED_MEM,slots=4,maxmem=$TESTBED_MAXMEM" \
     -object "memory-backend-file,id=nvmem0,share=on,mem-path=$img,size=$size" \
     -device "nvdimm,id=nvdimm0,memdev=nvmem0,label-size=$TESTBED_LABEL_SIZE" \
+    "${TESTBED_QEMU_ARGS[@]}" \
     -kernel "$KERNEL" -initrd "$INITRD" \
     -append "console=ttyS0 loglevel=4 panic=-1 no_timer_check nvh.scenario=$scenario${TESTBED_APPEND:+ $TESTBED_APPEND}" \
     -display none -no-reboot -nodefaults -serial stdio \
