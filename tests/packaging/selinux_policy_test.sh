@@ -107,6 +107,15 @@ check "probe scratch dir removal: dac_read_search dontaudit (dac_override suffic
 check "probe QEMU: statfs of its backing file on tmpfs" allows nvdimm_hook_t tmpfs_t filesystem getattr
 check "QEMU reads the devdax size from sysfs (refpolicy svirt_t lacks it)" \
   allows svirt_t sysfs_t file read
+# the hook entry (hooks/entry.cc) execs the full hook with the XML on a memfd
+check "entry execs the full hook in nvdimm_hook_t (can_exec: execute_no_trans)" \
+  allows nvdimm_hook_t nvdimm_hook_exec_t file execute_no_trans
+check "memfds created in nvdimm_hook_t get nvdimm_hook_tmpfs_t" \
+  has_rule '(typetransition nvdimm_hook_t tmpfs_t file nvdimm_hook_tmpfs_t)'
+check "memfd: the entry writes it, the full hook reads it" \
+  has_rule '(allow nvdimm_hook_t nvdimm_hook_tmpfs_t (file (read write)))'
+check "nothing on tmpfs_t files or directories (no fs_tmpfs_filetrans dir rights)" \
+  bash -c '! grep -Eq "^[[:space:]]*\(allow nvdimm_hook_t tmpfs_t \((file|dir) " "$1"' _ "$cil"
 check "probe scratch dirs in /tmp get nvdimm_hook_tmp_t" \
   has_rule '(typetransition nvdimm_hook_t tmp_t dir nvdimm_hook_tmp_t)'
 
@@ -124,6 +133,7 @@ fc=$tmp/out.fc
 echo "== file contexts"; cat "$fc"
 fc_has() { grep -Eq "^$1[[:space:]]+(--[[:space:]]+)?system_u:object_r:$2:s0" "$fc"; }
 check "fc: hook binary" fc_has '/usr/libexec/nvdimm-hook/nvdimm-hook' nvdimm_hook_exec_t
+check "fc: hook entry" fc_has '/usr/libexec/nvdimm-hook/nvdimm-hook-entry' nvdimm_hook_exec_t
 check "fc: config" fc_has '/etc/nvdimm-hook\(/\.\*\)\?' nvdimm_hook_conf_t
 check "fc: run dir" fc_has '/run/nvdimm-hook\(/\.\*\)\?' nvdimm_hook_runtime_t
 check "fc: state dir" fc_has '/var/lib/nvdimm-hook\(/\.\*\)\?' nvdimm_hook_var_lib_t

@@ -52,6 +52,16 @@ check("full: nvdimm_hook_t is enforcing (not permissive)",
       has_type(full, "nvdimm_hook_t") and not full.lookup_type("nvdimm_hook_t").ispermissive)
 rules = allows(full, "virtd_t", "nvdimm_hook_t", "process", "transition")
 check("full: virtd_t may enter nvdimm_hook_t", bool(rules))
+rules = allows(full, "nvdimm_hook_t", "nvdimm_hook_exec_t", "file", "execute_no_trans")
+check("full: the entry may exec the full hook in nvdimm_hook_t %s" % rules, bool(rules))
+trans = [str(r) for r in setools.TERuleQuery(full, ruletype=["type_transition"], source="nvdimm_hook_t",
+                                             target="tmpfs_t", tclass=["file"]).results()]
+check("full: memfds of nvdimm_hook_t are nvdimm_hook_tmpfs_t %s" % trans,
+      len(trans) == 1 and trans[0].endswith(" nvdimm_hook_tmpfs_t;"))
+# With nothing on tmpfs_t files, a hook that reads its memfd stdin without a
+# denial proves the memfd carries nvdimm_hook_tmpfs_t.
+rules = [r for p in ("read", "write", "open") for r in allows(full, "nvdimm_hook_t", "tmpfs_t", "file", p)]
+check("full: nvdimm_hook_t may not read or write tmpfs_t files %s" % rules, not rules)
 
 # The scaffolding: statements, comments stripped.
 cil = re.sub(r";[^\n]*", "", open(cil_path).read())

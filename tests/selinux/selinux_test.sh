@@ -10,7 +10,8 @@
 #    the module adds is absent from base and present in full, and the test
 #    scaffolding grants no map and nothing to the QEMU or hook domains.
 # 2. The test bed (tests/hardware/build-testbed.sh) plus an overlay cpio
-#    appended to its initramfs: the policies, setfiles/runcon/chcon/secon with
+#    appended to its initramfs: the policies, the hook entry as the RPM
+#    installs it (nvdimm-hook-entry-usr), setfiles/runcon/chcon/secon with
 #    their libraries, and guest/selinux.sh.
 # 3. One boot with security=selinux selinux=1 enforcing=1; check_selinux.py
 #    judges the scenario's results and the kernel's AVC lines per phase.
@@ -31,8 +32,11 @@ for tool in cpio ldd truncate setfiles runcon chcon secon sefcontext_compile; do
 done
 "$sys_python" -c 'import setools' 2>/dev/null ||
   testbed_die "$sys_python cannot import setools: install python3-setools"
-[[ -x $build_dir/nvdimm-hook && -x $build_dir/nvdimmctl ]] ||
-  testbed_die "$build_dir/nvdimm-hook and nvdimmctl must be built first"
+[[ -x $build_dir/nvdimm-hook && -x $build_dir/nvdimmctl && -x $build_dir/nvdimm-hook-entry-usr ]] ||
+  testbed_die "$build_dir/nvdimm-hook, nvdimmctl and nvdimm-hook-entry-usr must be built first"
+# The entry must exec the full hook where the shipped .fc labels it.
+grep -qaF /usr/libexec/nvdimm-hook/nvdimm-hook "$build_dir/nvdimm-hook-entry-usr" ||
+  testbed_die "$build_dir/nvdimm-hook-entry-usr does not name /usr/libexec/nvdimm-hook/nvdimm-hook"
 
 started=$SECONDS
 bash "$here/build-policy.sh" "$build_dir" "$src" || testbed_die "build-policy.sh failed"
@@ -57,6 +61,9 @@ mkdir -p "$work"
 tree=$work/overlay
 mkdir -p "$tree/nvh/scenarios" "$tree/nvh/selinux"
 install -m 0644 "$here/guest/selinux.sh" "$tree/nvh/scenarios/selinux.sh"
+# The hook entry as the RPM installs it (static, libc only: no libraries to
+# add); guest/selinux.sh puts the full hook beside it and links qemu.d to it.
+install -D -m 0755 "$build_dir/nvdimm-hook-entry-usr" "$tree/usr/libexec/nvdimm-hook/nvdimm-hook-entry"
 for f in base.33 base.fc full.33 full.fc; do
   install -m 0644 "$policy/$f" "$tree/nvh/selinux/$f"
 done
@@ -67,15 +74,16 @@ for f in base full; do
     testbed_die "sefcontext_compile $f.fc failed"
 done
 # What the module adds to the file contexts (the guest relabels only that
-# after loading full): exactly its four lines, nothing else changed.
+# after loading full): exactly its lines, nothing else changed.
+module_lines=$(grep -cEv '^[[:space:]]*(#|$)' "$src/selinux/nvdimm_hook.fc")
 grep -vxFf "$policy/base.fc" "$policy/full.fc" >"$tree/nvh/selinux/module.fc" || true
 grep -vxFf "$policy/full.fc" "$policy/base.fc" >"$work/removed.fc" || true
-[[ $(wc -l <"$tree/nvh/selinux/module.fc") == 4 && ! -s $work/removed.fc ]] &&
+[[ $(wc -l <"$tree/nvh/selinux/module.fc") == "$module_lines" && ! -s $work/removed.fc ]] &&
   ! grep -qv nvdimm-hook "$tree/nvh/selinux/module.fc" || {
   cat "$tree/nvh/selinux/module.fc" "$work/removed.fc" >&2
-  testbed_die "full.fc differs from base.fc by more than the module's four file contexts"
+  testbed_die "full.fc differs from base.fc by more than the module's $module_lines file contexts"
 }
-echo "ok: full.fc = base.fc + the module's 4 file contexts"
+echo "ok: full.fc = base.fc + the module's $module_lines file contexts"
 subs=/etc/selinux/default/contexts/files/file_contexts.subs_dist
 [[ -r $subs ]] || testbed_die "$subs missing (selinux-policy-default)"
 install -m 0644 "$subs" "$tree/nvh/selinux/file_contexts.subs_dist"

@@ -10,8 +10,12 @@
 #               maps /dev/dax0.0: must fail, denied { map }
 #   full-qemu   the same with nvdimm_hook loaded: must run, no denial
 #   full-mcs    QEMU of another guest (c3,c4) on that devdax: denied (MCS)
+#   fast        a domain without NVDIMMs through the hook link: the entry
+#               alone allows every call (also with the full hook moved away),
+#               no denial
 #   hook        libvirt's hook sequence from virtd_t through
-#               /etc/libvirt/hooks/qemu.d/50-nvdimm-hook: prepare (libndctl
+#               /etc/libvirt/hooks/qemu.d/50-nvdimm-hook -> the entry, which
+#               execs the full hook (XML on a memfd): prepare (libndctl
 #               inventory, claim, QEMU probe), start (layout record),
 #               started, stopped, release, syslog; no denial at all
 #   hook-denied the hook with a state dir outside its own, and code running
@@ -26,6 +30,7 @@ SVIRT=system_u:system_r:svirt_t:s0:c1,c2
 SVIRT_OTHER=system_u:system_r:svirt_t:s0:c3,c4
 IMAGE=system_u:object_r:svirt_image_t:s0:c1,c2
 HOOK=/usr/libexec/nvdimm-hook/nvdimm-hook
+ENTRY=/usr/libexec/nvdimm-hook/nvdimm-hook-entry
 HOOK_LINK=/etc/libvirt/hooks/qemu.d/50-nvdimm-hook
 DAX=/dev/dax0.0
 FC=/etc/selinux/default/contexts/files/file_contexts
@@ -61,12 +66,17 @@ nvh_wait "$DAX appears" 30 test -c "$DAX" || exit 1
 uuid=$(ns_field sel0 uuid)
 [ -n "$uuid" ] || fatal "no uuid for namespace sel0"
 
-# The installed layout (packaging/): the hook binary, its symlink in libvirt's
-# hook dir, the config. Its run and state dirs are left to the hook to create.
+# The installed layout (the RPM, prefix /usr): the entry (from the overlay,
+# built to exec $HOOK), the full hook beside it, libvirt's qemu.d link to the
+# entry, the config. Its run and state dirs are left to the hook to create.
+# The test bed's own copy at this build's prefix goes: one hook on the host.
 mkdir -p /usr/libexec/nvdimm-hook /etc/libvirt/hooks/qemu.d /etc/nvdimm-hook \
   /var/lib /var/lib/libvirt/qemu /var/log /run/libvirt/qemu "$T"
+[ -x "$ENTRY" ] || fatal "$ENTRY is missing from the overlay"
+testbed_entry=$(readlink "$HOOK_LINK" 2>/dev/null)
+[ -n "$testbed_entry" ] && [ "$testbed_entry" != "$ENTRY" ] && rm -rf "$(dirname "$testbed_entry")"
 cp /usr/bin/nvdimm-hook "$HOOK"
-ln -sfn "$HOOK" "$HOOK_LINK"
+ln -sfn "$ENTRY" "$HOOK_LINK"
 cat >/etc/nvdimm-hook/nvdimm-hook.conf <<'EOF'
 probe-timeout = 120
 EOF
@@ -100,6 +110,9 @@ cat >/run/nvh/domain.xml <<EOF
   <devices><emulator>/usr/bin/qemu-system-x86_64</emulator></devices>
 </domain>
 EOF
+# The same guest without NVDIMMs (the word appears nowhere): the fast path.
+sed -e '/<metadata>/,/<\/metadata>/d' -e 's/<name>sel</<name>plain</' /run/nvh/domain.xml >"$T/plain.xml"
+grep -q nvdimm "$T/plain.xml" && fatal "plain.xml still mentions nvdimm"
 nvh_check "nvdimmctl rewrite" sh -c "nvdimmctl rewrite /run/nvh/domain.xml >$T/domain.xml" || exit 1
 nvh_data_file "domain" "$T/domain.xml"
 nvdimmctl plan /run/nvh/domain.xml --json >/run/nvh/plan.json || fatal "nvdimmctl plan"
@@ -132,11 +145,11 @@ runcon "\$1" qemu-system-x86_64 -S -machine pc,nvdimm=on,accel=tcg -nodefaults \
 echo "qemu-rc=\$?" >"$T/qemu-\$2.out"
 cat \$dir/qemu.log \$dir/qmp.out >>"$T/qemu-\$2.out"
 EOF
-# hook.sh NAME OP SUBOP: what libvirt does for one hook call
+# hook.sh NAME OP SUBOP [XML]: what libvirt does for one hook call
 # (virHookCall: the XML on a pipe to stdin, output captured from pipes).
 cat >"$T/hook.sh" <<EOF
 {
-  cat $T/domain.xml | $HOOK_LINK "\$1" "\$2" "\$3" -
+  cat \${4:-$T/domain.xml} | $HOOK_LINK "\$1" "\$2" "\$3" -
   echo "hook-rc=\$?"
 } 2>&1 | cat >"$T/hook-\$1-\$2.out"
 EOF
@@ -247,6 +260,8 @@ flush base-qemu
 # With nvdimm_hook.
 load full
 label_is "hook binary" "$HOOK" nvdimm_hook_exec_t
+label_is "hook entry" "$ENTRY" nvdimm_hook_exec_t
+nvh_expect_eq "qemu.d link points to the entry" "$(readlink "$HOOK_LINK")" "$ENTRY"
 label_is "hook config" /etc/nvdimm-hook/nvdimm-hook.conf nvdimm_hook_conf_t
 label_is "/etc/shadow" /etc/shadow shadow_t
 label_is "syslogd" /usr/sbin/syslogd syslogd_exec_t
@@ -268,6 +283,26 @@ as_virtd "$T/qemu.sh" "$SVIRT_OTHER" mcs
 nvh_data_file "qemu mcs" "$T/qemu-mcs.out"
 out_has "QEMU of another guest (c3,c4) cannot open the devdax of c1,c2" "$T/qemu-mcs.out" "Permission denied"
 flush full-mcs
+
+# ---------------------------------------------------------------------------
+# A domain without NVDIMMs: the entry's fast path, as installed, and again
+# with the full hook moved away (each call still allowed: the entry alone
+# decided; rename keeps the label).
+for phase in installed alone; do
+  [ $phase = alone ] && { mv "$HOOK" "$HOOK.away" || fatal "mv $HOOK"; }
+  for call in "prepare begin" "start begin" "started begin" "stopped end" "release end"; do
+    set -- $call
+    as_virtd "$T/hook.sh" plain "$1" "$2" "$T/plain.xml"
+    out_has "fast path ($phase): $1 allowed" "$T/hook-plain-$1.out" "hook-rc=0"
+    if [ -s "$T/hook-plain-$1.out" ] && [ "$(cat "$T/hook-plain-$1.out")" != "hook-rc=0" ]; then
+      nvh_fail "fast path ($phase): $1 printed: $(tr '\n' ' ' <"$T/hook-plain-$1.out")"
+    fi
+  done
+done
+mv "$HOOK.away" "$HOOK" || fatal "mv $HOOK.away"
+label_is "hook binary moved back" "$HOOK" nvdimm_hook_exec_t
+if [ -e /run/nvdimm-hook ]; then nvh_fail "the fast path created /run/nvdimm-hook"; else nvh_ok "fast path: no run dir"; fi
+flush fast
 
 # ---------------------------------------------------------------------------
 # The hook, as libvirtd runs it for a start and a shutdown; libvirt labels
