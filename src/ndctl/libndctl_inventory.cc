@@ -1,8 +1,6 @@
 #include "ndctl/libndctl_inventory.h"
 
-#include <daxctl/libdaxctl.h>
 #include <linux/ndctl.h>  // ND_DEVICE_NAMESPACE_IO (ndctl/ndctl.h needs ndctl's ccan)
-#include <ndctl/libndctl.h>
 
 #include <climits>
 #include <cstdarg>
@@ -12,6 +10,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "ndctl/libndctl_api.h"
 
 namespace nvh {
 namespace {
@@ -58,7 +58,8 @@ void DaxctlLog(daxctl_ctx*, int, const char*, int, const char*, const char* form
 }
 
 struct CtxUnref {
-  void operator()(ndctl_ctx* ctx) const { ndctl_unref(ctx); }
+  const LibndctlApi* api;
+  void operator()(ndctl_ctx* ctx) const { api->ndctl_unref(ctx); }
 };
 using CtxPtr = std::unique_ptr<ndctl_ctx, CtxUnref>;
 
@@ -77,9 +78,9 @@ std::string FormatUuid(const unsigned char* uu) {
   return null ? std::string() : out;
 }
 
-std::string NamespaceUuid(ndctl_namespace* ndns) {
+std::string NamespaceUuid(const LibndctlApi& api, ndctl_namespace* ndns) {
   uuid_t uu;
-  ndctl_namespace_get_uuid(ndns, uu);
+  api.ndctl_namespace_get_uuid(ndns, uu);
   return FormatUuid(uu);
 }
 
@@ -94,19 +95,19 @@ struct DaxDevice {
   bool usable = false;
 };
 
-Result<std::optional<DaxDevice>> FindDaxDevice(const std::string& dev, daxctl_region* region,
-                                               const LogCapture& log) {
+Result<std::optional<DaxDevice>> FindDaxDevice(const LibndctlApi& api, const std::string& dev,
+                                               daxctl_region* region, const LogCapture& log) {
   std::vector<DaxDevice> sized;
-  daxctl_dev* dax_dev = nullptr;
-  daxctl_dev_foreach(region, dax_dev) {
-    const unsigned long long size = daxctl_dev_get_size(dax_dev);
+  for (daxctl_dev* dax_dev = api.daxctl_dev_get_first(region); dax_dev != nullptr;
+       dax_dev = api.daxctl_dev_get_next(dax_dev)) {
+    const unsigned long long size = api.daxctl_dev_get_size(dax_dev);
     // Size-0 devices are the seeds of dynamic dax regions: nothing to map.
     if (size == 0 || size == ULLONG_MAX) continue;
     // Bound to kmem (system-ram: daxctl_dev_get_memory) or to no driver, the
     // /dev node exists but fails to open (ENXIO).
     const bool usable =
-        daxctl_dev_is_enabled(dax_dev) != 0 && daxctl_dev_get_memory(dax_dev) == nullptr;
-    sized.push_back(DaxDevice{Text(daxctl_dev_get_devname(dax_dev)), size, usable});
+        api.daxctl_dev_is_enabled(dax_dev) != 0 && api.daxctl_dev_get_memory(dax_dev) == nullptr;
+    sized.push_back(DaxDevice{Text(api.daxctl_dev_get_devname(dax_dev)), size, usable});
   }
   if (sized.empty()) return std::nullopt;
   if (sized.size() > 1) {
@@ -125,45 +126,46 @@ Result<std::optional<DaxDevice>> FindDaxDevice(const std::string& dev, daxctl_re
 // Mirrors ndctl/json.c util_namespace_to_json (ndctl 76.1) field by field,
 // with ndctl list's -v (raw_uuid, numa_node, dax devices) and -c (disabled
 // namespaces that have a size) in effect.
-Result<std::optional<HostNamespace>> Describe(ndctl_namespace* ndns, const LogCapture& log) {
+Result<std::optional<HostNamespace>> Describe(const LibndctlApi& api, ndctl_namespace* ndns,
+                                              const LogCapture& log) {
   HostNamespace out;
-  out.dev = Text(ndctl_namespace_get_devname(ndns));
-  out.enabled = ndctl_namespace_is_active(ndns);
-  ndctl_btt* btt = ndctl_namespace_get_btt(ndns);
-  ndctl_pfn* pfn = ndctl_namespace_get_pfn(ndns);
-  ndctl_dax* dax = ndctl_namespace_get_dax(ndns);
+  out.dev = Text(api.ndctl_namespace_get_devname(ndns));
+  out.enabled = api.ndctl_namespace_is_active(ndns);
+  ndctl_btt* btt = api.ndctl_namespace_get_btt(ndns);
+  ndctl_pfn* pfn = api.ndctl_namespace_get_pfn(ndns);
+  ndctl_dax* dax = api.ndctl_namespace_get_dax(ndns);
 
   // ndctl_namespace_get_size is the raw size; the usable size comes from the
   // personality device that claims the namespace.
   unsigned long long size = ULLONG_MAX;
   ndctl_pfn_loc location = NDCTL_PFN_LOC_NONE;
-  const ndctl_namespace_mode mode = ndctl_namespace_get_mode(ndns);
+  const ndctl_namespace_mode mode = api.ndctl_namespace_get_mode(ndns);
   bool known_mode = true;
   switch (mode) {
     case NDCTL_NS_MODE_FSDAX:
       out.mode = NamespaceMode::kFsdax;
       if (pfn != nullptr) {
-        size = ndctl_pfn_get_size(pfn);
-        location = ndctl_pfn_get_location(pfn);
+        size = api.ndctl_pfn_get_size(pfn);
+        location = api.ndctl_pfn_get_location(pfn);
       } else {  // static memory mode: the namespace itself
-        size = ndctl_namespace_get_size(ndns);
+        size = api.ndctl_namespace_get_size(ndns);
         location = NDCTL_PFN_LOC_RAM;
       }
       break;
     case NDCTL_NS_MODE_DEVDAX:
       out.mode = NamespaceMode::kDevdax;
       if (dax != nullptr) {
-        size = ndctl_dax_get_size(dax);
-        location = ndctl_dax_get_location(dax);
+        size = api.ndctl_dax_get_size(dax);
+        location = api.ndctl_dax_get_location(dax);
       }
       break;
     case NDCTL_NS_MODE_SECTOR:
       out.mode = NamespaceMode::kSector;
-      if (btt != nullptr) size = ndctl_btt_get_size(btt);
+      if (btt != nullptr) size = api.ndctl_btt_get_size(btt);
       break;
     case NDCTL_NS_MODE_RAW:
       out.mode = NamespaceMode::kRaw;
-      size = ndctl_namespace_get_size(ndns);
+      size = api.ndctl_namespace_get_size(ndns);
       break;
     default:
       known_mode = false;
@@ -200,36 +202,37 @@ Result<std::optional<HostNamespace>> Describe(ndctl_namespace* ndns, const LogCa
   const char* bdev = nullptr;
   daxctl_region* dax_region = nullptr;
   if (btt != nullptr) {
-    ndctl_btt_get_uuid(btt, uu);
+    api.ndctl_btt_get_uuid(btt, uu);
     out.uuid = FormatUuid(uu);
-    out.raw_uuid = NamespaceUuid(ndns);
-    bdev = ndctl_btt_get_block_device(btt);
+    out.raw_uuid = NamespaceUuid(api, ndns);
+    bdev = api.ndctl_btt_get_block_device(btt);
   } else if (pfn != nullptr) {
-    out.align = ndctl_pfn_get_align(pfn);
-    ndctl_pfn_get_uuid(pfn, uu);
+    out.align = api.ndctl_pfn_get_align(pfn);
+    api.ndctl_pfn_get_uuid(pfn, uu);
     out.uuid = FormatUuid(uu);
-    out.raw_uuid = NamespaceUuid(ndns);
-    bdev = ndctl_pfn_get_block_device(pfn);
+    out.raw_uuid = NamespaceUuid(api, ndns);
+    bdev = api.ndctl_pfn_get_block_device(pfn);
   } else if (dax != nullptr) {
-    dax_region = ndctl_dax_get_daxctl_region(dax);
-    out.align = ndctl_dax_get_align(dax);
-    ndctl_dax_get_uuid(dax, uu);
+    dax_region = api.ndctl_dax_get_daxctl_region(dax);
+    out.align = api.ndctl_dax_get_align(dax);
+    api.ndctl_dax_get_uuid(dax, uu);
     out.uuid = FormatUuid(uu);
-    out.raw_uuid = NamespaceUuid(ndns);
+    out.raw_uuid = NamespaceUuid(api, ndns);
   } else {
     // A raw namespace: its label uuid is its identity. Label-less (legacy
     // e820 / nd_namespace_io) namespaces have none.
-    if (ndctl_namespace_get_type(ndns) != ND_DEVICE_NAMESPACE_IO) out.uuid = NamespaceUuid(ndns);
-    bdev = ndctl_namespace_get_block_device(ndns);
+    if (api.ndctl_namespace_get_type(ndns) != ND_DEVICE_NAMESPACE_IO)
+      out.uuid = NamespaceUuid(api, ndns);
+    bdev = api.ndctl_namespace_get_block_device(ndns);
   }
   out.blockdev = Text(bdev);
-  out.name = Text(ndctl_namespace_get_alt_name(ndns));
-  const int node = ndctl_namespace_get_numa_node(ndns);
+  out.name = Text(api.ndctl_namespace_get_alt_name(ndns));
+  const int node = api.ndctl_namespace_get_numa_node(ndns);
   out.numa_node = node >= 0 ? node : -1;
 
   bool dax_usable = false;
   if (dax_region != nullptr) {
-    auto device = FindDaxDevice(out.dev, dax_region, log);
+    auto device = FindDaxDevice(api, out.dev, dax_region, log);
     if (!device) return std::unexpected(device.error());
     if (*device) {
       out.chardev = (*device)->chardev;
@@ -252,27 +255,30 @@ Result<std::optional<HostNamespace>> Describe(ndctl_namespace* ndns, const LogCa
 }  // namespace
 
 Result<HostNamespaces> LibndctlInventory::List() {
+  auto loaded = LoadLibndctl();
+  if (!loaded) return std::unexpected(loaded.error());
+  const LibndctlApi& api = **loaded;
   const LogCapture log;
   ndctl_ctx* raw_ctx = nullptr;
-  const int rc = ndctl_new(&raw_ctx);
+  const int rc = api.ndctl_new(&raw_ctx);
   if (rc < 0 || raw_ctx == nullptr) {
     return Fail(ErrorKind::kSystem, std::string("libndctl: cannot create a context: ") +
                                         std::strerror(-rc) + log.Suffix());
   }
-  const CtxPtr ctx(raw_ctx);
-  ndctl_set_log_fn(ctx.get(), NdctlLog);
-  if (daxctl_ctx* dax_ctx = ndctl_get_daxctl_ctx(ctx.get()); dax_ctx != nullptr) {
-    daxctl_set_log_fn(dax_ctx, DaxctlLog);
+  const CtxPtr ctx(raw_ctx, CtxUnref{&api});
+  api.ndctl_set_log_fn(ctx.get(), NdctlLog);
+  if (daxctl_ctx* dax_ctx = api.ndctl_get_daxctl_ctx(ctx.get()); dax_ctx != nullptr) {
+    api.daxctl_set_log_fn(dax_ctx, DaxctlLog);
   }
 
   HostNamespaces namespaces;
-  ndctl_bus* bus = nullptr;
-  ndctl_bus_foreach(ctx.get(), bus) {
-    ndctl_region* region = nullptr;
-    ndctl_region_foreach(bus, region) {
-      ndctl_namespace* ndns = nullptr;
-      ndctl_namespace_foreach(region, ndns) {
-        auto ns = Describe(ndns, log);
+  for (ndctl_bus* bus = api.ndctl_bus_get_first(ctx.get()); bus != nullptr;
+       bus = api.ndctl_bus_get_next(bus)) {
+    for (ndctl_region* region = api.ndctl_region_get_first(bus); region != nullptr;
+         region = api.ndctl_region_get_next(region)) {
+      for (ndctl_namespace* ndns = api.ndctl_namespace_get_first(region); ndns != nullptr;
+           ndns = api.ndctl_namespace_get_next(ndns)) {
+        auto ns = Describe(api, ndns, log);
         if (!ns) return std::unexpected(ns.error());
         if (*ns) namespaces.push_back(std::move(**ns));
       }

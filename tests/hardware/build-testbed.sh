@@ -268,6 +268,13 @@ for bin in nvdimmctl nvdimm-hook; do
   add_elf "$stage/$bin" "/usr/bin/$bin"
   # ldd on the staged copy resolves the same libraries.
 done
+# dlopen()ed by the project's binaries (src/ndctl/libndctl_api.h), so ldd
+# does not name them (ndctl's own ldd above does today).
+for lib in libndctl.so.6 libdaxctl.so.1; do
+  lib_path=$(ldconfig -p | awk -v lib="$lib" '$1 == lib && /x86-64/ { print $NF; exit }')
+  [[ -n $lib_path ]] || die "$lib not found by ldconfig -p (install libndctl6, libdaxctl1)"
+  add_elf "$lib_path"
+done
 # The hook as installed (cmake/Install.cmake): the entry, the full hook at the
 # path the entry has compiled in, and libvirt's qemu.d link to the entry.
 if [[ -x $build_dir/nvdimm-hook && -x $build_dir/nvdimm-hook-entry ]]; then
