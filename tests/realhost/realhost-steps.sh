@@ -377,25 +377,31 @@ step_boot1() {
   run destroy-vm3 V destroy vm3
   expect_ok "virsh destroy vm3" destroy-vm3
 
-  # --- repartition: raw0 destroyed and re-created larger (same uuid, same
-  # start): refused at prepare with what happens to the data, until sync.
+  # --- repartition: raw0 destroyed and re-created smaller (same uuid, same
+  # start). The layout vm3 last ran with no longer fits: refused at prepare,
+  # saying so and with commands that are safe as printed; plain sync refuses
+  # and says what the guest would lose; sync --relayout is the consent.
+  # (A grown namespace would keep its recorded layout: issue 9, unit-tested.)
   uuid=$(nsget raw0 uuid)
   must "ndctl destroy-namespace -f $(nsget raw0 dev) (raw0)" ndctl destroy-namespace -f "$(nsget raw0 dev)"
-  must "ndctl create-namespace -m raw -s 288M -n raw0 -u $uuid" \
-    ndctl create-namespace -r region0 -m raw -s 288M -n raw0 -u "$uuid"
-  expect_eq "raw0 size after the repartition" "$(nsget raw0 size)" $((288 * 1024 * 1024))
+  must "ndctl create-namespace -m raw -s 96M -n raw0 -u $uuid" \
+    ndctl create-namespace -r region0 -m raw -s 96M -n raw0 -u "$uuid"
+  expect_eq "raw0 size after the repartition" "$(nsget raw0 size)" $((96 * 1024 * 1024))
   mark=$(syslog_mark)
   run start-vm3-changed V start vm3
   expect_refused "virsh start vm3 after the repartition" start-vm3-changed
-  expect_contains "virsh start vm3" start-vm3-changed "the NVDIMM layout changed since the last start"
-  expect_contains "virsh start vm3" start-vm3-changed "existing data stays at the same offsets"
-  expect_contains "virsh start vm3" start-vm3-changed "nvdimmctl sync vm3 --accept-layout-change"
+  expect_contains "virsh start vm3" start-vm3-changed "an existing NVDIMM layout cannot be kept"
+  expect_contains "virsh start vm3" start-vm3-changed "To see what would move: nvdimmctl sync vm3"
+  expect_contains "virsh start vm3" start-vm3-changed "nvdimmctl sync vm3 --relayout"
+  expect_state vm3 "shut off"
   expect_syslog "vm3 prepare refused" "$mark" "domain 'vm3' prepare: refused"
   run sync-vm3 nvdimmctl sync vm3
   expect_refused "nvdimmctl sync vm3 without consent" sync-vm3
-  expect_contains "nvdimmctl sync vm3" sync-vm3 "--accept-layout-change"
-  run sync-vm3-accept nvdimmctl sync vm3 --accept-layout-change
-  expect_ok "nvdimmctl sync vm3 --accept-layout-change" sync-vm3-accept
+  expect_contains "nvdimmctl sync vm3" sync-vm3 "--relayout"
+  expect_contains "nvdimmctl sync vm3 says what the guest would lose" sync-vm3 "the guest loses its last"
+  run sync-vm3-relayout nvdimmctl sync vm3 --relayout
+  expect_ok "nvdimmctl sync vm3 --relayout" sync-vm3-relayout
+  expect_contains "nvdimmctl sync vm3 --relayout" sync-vm3-relayout "the guest loses its last"
   run check-vm3 nvdimmctl check vm3
   expect_ok "nvdimmctl check vm3 after the sync" check-vm3
 
@@ -428,8 +434,8 @@ step_boot2() {
   if [[ $(rc_of check-vm1) != 0 ]]; then
     nvh_fact renumbered "dd2m is now $(nsget dd2m dev) /dev/$(nsget dd2m chardev)"
     expect_contains "nvdimmctl check vm1 after the reboot" check-vm1 "same namespace; data unaffected"
-    run sync-vm1 nvdimmctl sync vm1 --accept-layout-change
-    expect_ok "nvdimmctl sync vm1 --accept-layout-change (device node renumbered)" sync-vm1
+    run sync-vm1 nvdimmctl sync vm1
+    expect_ok "nvdimmctl sync vm1 (device node renumbered; nothing moves)" sync-vm1
   else
     nvh_ok "nvdimmctl check vm1 after the reboot: allowed, nothing renumbered"
   fi

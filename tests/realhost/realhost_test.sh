@@ -8,7 +8,7 @@
 #   boot1  cmake --install into /, system virtlogd + libvirtd, SIGHUP, ndctl
 #          namespaces in all four modes, nvdimmctl list/attach, nested guests
 #          (vm1 devdax writes its data, vm2 refused, vm3 raw+sector+fsdax),
-#          a repartition refused until nvdimmctl sync --accept-layout-change
+#          a repartition (shrink) refused until nvdimmctl sync --relayout
 #   boot2  the hook at the classic /etc/libvirt/hooks/qemu, vm1's data back,
 #          libvirtd restarted under a running vm1, save/restore and the
 #          memory-snapshot revert refused
