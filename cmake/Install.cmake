@@ -28,8 +28,13 @@ set(NVDIMMHOOK_CONFIG_DIR "/etc/nvdimm-hook")   # = kDefaultConfigPath's directo
 set(NVDIMMHOOK_STATE_DIR "/var/lib/nvdimm-hook")  # = HookConfig::state_dir default
 
 install(TARGETS nvdimmctl RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
-install(TARGETS nvdimm-hook nvdimm-hook-entry
-        RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/nvdimm-hook)
+install(TARGETS nvdimm-hook-entry RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/nvdimm-hook)
+if(NVDIMMHOOK_STATIC_FULL_HOOK)
+  install(PROGRAMS $<TARGET_FILE:nvdimm-hook-static>
+          DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/nvdimm-hook RENAME nvdimm-hook)
+else()
+  install(TARGETS nvdimm-hook RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/nvdimm-hook)
+endif()
 # The entry has the full hook's path compiled in (NVDIMMHOOK_FULL_HOOK, from
 # the prefix at configure time): say so when an install goes elsewhere.
 install(CODE "

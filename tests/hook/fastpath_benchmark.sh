@@ -10,6 +10,9 @@
 #                       nvdimm) through the entry into the full hook: inventory
 #                       of 16 namespaces from an `ndctl list -N -v` JSON file,
 #                       claim taken (again), QEMU layout probe cached
+#   ..., static full hook  the same through nvdimm-hook-static (libxml2, ICU,
+#                       Boost, libstdc++ linked in; -DNVDIMMHOOK_STATIC_FULL_HOOK=ON
+#                       installs it)
 #   python+lxml         a Python hook that only reads stdin and parses it with
 #                       lxml (what a scripted hook pays on every call), on both
 #
@@ -35,10 +38,12 @@ build_dir=$(cd "$1" && pwd)
 runs=${2:-500}
 entry=$build_dir/nvdimm-hook-entry-uninstalled
 hook=$build_dir/nvdimm-hook
+static_entry=$build_dir/nvdimm-hook-entry-static-uninstalled
+static_hook=$build_dir/nvdimm-hook-static
 ctl=$build_dir/nvdimmctl
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source_dir=$(cd "$here/../.." && pwd)
-for f in "$entry" "$hook" "$ctl"; do
+for f in "$entry" "$hook" "$static_entry" "$static_hook" "$ctl"; do
   [[ -x $f ]] || {
     echo "FAIL: $f is missing: build the project first" >&2
     exit 1
@@ -147,7 +152,7 @@ chmod 0755 "$work/lxml-hook"
 # The first annotated prepare runs the QEMU probe and caches its answer; every
 # one after that takes the cached path. Each must be allowed.
 for xml in "$plain" "$annotated"; do
-  for h in "$entry" "$hook"; do
+  for h in "$entry" "$hook" "$static_entry"; do
     "$h" bench-guest prepare begin - <"$xml" 2>"$work/first.err" || {
       cat "$work/first.err" >&2
       echo "FAIL: $h refused $xml" >&2
@@ -168,6 +173,7 @@ benches=(
   "python+lxml, 10 KiB|$work/lxml-hook bench-guest prepare begin -|$plain"
   "cat, annotated|cat|$annotated"
   "entry, annotated prepare|$entry bench-guest prepare begin -|$annotated"
+  "entry, annotated prepare, static full hook|$static_entry bench-guest prepare begin -|$annotated"
   "python+lxml, annotated|$work/lxml-hook bench-guest prepare begin -|$annotated"
 )
 
@@ -230,7 +236,7 @@ for b in "${benches[@]}"; do
   loop_args+=("$name=${loop_median[$name]}=$(awk '/^summary:/ { s += $2 } END { print s }' "$dir"/out.*)")
   # Where the full hook's instructions go (exec keeps the pid: the last image
   # of the process, the full hook, wrote the file).
-  if [[ $name == "entry, annotated prepare" || $name == "full hook, fast path" ]]; then
+  if [[ $name == "entry, annotated prepare"* || $name == "full hook, fast path" ]]; then
     echo "## $name: inclusive instructions, dynamic loader (_dl_start) vs main"
     callgrind_annotate --inclusive=yes "$dir"/out.* 2>/dev/null |
       grep -E '(^| )(\?\?\?|[^ ]*):(_dl_start|_dl_relocate_object|main|_dl_init|exit) ' | head -n 8

@@ -32,15 +32,18 @@ for bin in "$hook" "$ctl"; do
   fi
 done
 
-# -DNVDIMMHOOK_STATIC_FULL_HOOK=ON: the full hook needs nothing but glibc.
-if grep -q '^NVDIMMHOOK_STATIC_FULL_HOOK:BOOL=ON' "$build/CMakeCache.txt" &&
-  ! grep -q '^NVDIMMHOOK_SANITIZE:BOOL=ON' "$build/CMakeCache.txt"; then
-  others=$(readelf -d "$hook" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' |
+# nvdimm-hook-static (built in every unsanitized tree; installed with
+# -DNVDIMMHOOK_STATIC_FULL_HOOK=ON) needs nothing but glibc.
+static_hook=$build/nvdimm-hook-static
+if [[ ! -x $static_hook ]]; then
+  fail "$static_hook is missing (built unless NVDIMMHOOK_SANITIZE)"
+else
+  others=$(readelf -d "$static_hook" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' |
     grep -Ev '^(libc\.so\.6|libm\.so\.6|ld-linux-x86-64\.so\.2)$' | tr '\n' ' ' || true)
   if [[ -z $others ]]; then
-    ok "static full hook: only glibc (libc, libm, the loader) in NEEDED"
+    ok "nvdimm-hook-static: only glibc (libc, libm, the loader) in NEEDED"
   else
-    fail "static full hook: NEEDED has $others"
+    fail "nvdimm-hook-static: NEEDED has $others"
   fi
 fi
 
@@ -51,12 +54,13 @@ hook_sandbox "$work/live" libndctl "probe = off"
 "$ctl" rewrite --inventory "$src/examples/inventory.json" --device-dir "$work/json/dev" \
   "$src/examples/domain.xml" >"$work/domain.xml" 2>"$work/rewrite.err"
 
-# run NAME OP: the full hook in sandbox NAME under LD_DEBUG=files; status in
-# $work/NAME.rc
+# run NAME OP [HOOK]: the full hook (or HOOK) in sandbox NAME under
+# LD_DEBUG=files; status in $work/NAME.rc, the loader's trace in NAME.trace
 run() {
   local rc=0
+  rm -f "$work/$1".ld.*
   NVDIMM_HOOK_CONFIG=$work/$1/hook.conf LD_DEBUG=files LD_DEBUG_OUTPUT=$work/$1.ld \
-    "$hook" vm1 "$2" begin - <"$work/domain.xml" >/dev/null 2>"$work/$1.err" || rc=$?
+    "${3:-$hook}" vm1 "$2" begin - <"$work/domain.xml" >/dev/null 2>"$work/$1.err" || rc=$?
   echo "$rc" >"$work/$1.rc"
   cat "$work/$1".ld.* >"$work/$1.trace" 2>/dev/null || true
 }
@@ -70,6 +74,15 @@ elif grep -Eq "file=($late)\." "$work/json.trace"; then
   fail "annotated prepare with the JSON inventory loaded: $(grep -Eo "file=($late)\.[^ ]*" "$work/json.trace" | sort -u | tr '\n' ' ')"
 else
   ok "annotated prepare, JSON inventory: allowed, libndctl never loaded ($(grep -c 'file=' "$work/json.trace") loader lines)"
+fi
+
+if [[ -x $static_hook ]]; then
+  run json prepare "$static_hook"
+  if [[ $(cat "$work/json.rc") == 0 ]] && ! grep -Eq "file=($late)\." "$work/json.trace"; then
+    ok "nvdimm-hook-static: annotated prepare, JSON inventory: allowed, libndctl never loaded"
+  else
+    fail "nvdimm-hook-static: annotated prepare: exit $(cat "$work/json.rc"): $(head -c 300 "$work/json.err")"
+  fi
 fi
 
 # inventory = libndctl: loaded on demand (whatever this machine's bus holds,
