@@ -22,6 +22,7 @@ namespace nvh {
 struct RecordedLayout {
   std::string key;
   Layout layout;
+  std::string path;  // the device node the namespace had at that start
 };
 
 enum class LayoutSource { kRecord, kDefinition };

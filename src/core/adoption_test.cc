@@ -192,6 +192,68 @@ TEST(AdoptionPlan, KeepsAValidDeviceAndReportsTheOptimalOne) {
   }
 }
 
+// tests/realhost: the repartition gave the namespace a new device node
+// (/dev/dax1.0 -> /dev/dax1.3). The definition's device under the recorded
+// node is this namespace's: it is updated, never left beside a second one.
+TEST(AdoptionPlan, ARenumberedDeviceNodeIsTheSameDevice) {
+  Domain d = WithDevice(HandWritten(), true);
+  d.max_memory_slots = 1;
+  HostNamespace renumbered = Devdax1006();
+  renumbered.dev = "namespace1.3";
+  renumbered.chardev = "dax1.3";
+  renumbered.device_path = "/dev/dax1.3";
+  const Layout recorded = LayoutOfDevice(HandWritten(), Geometry1006());
+  for (const bool relayout : {false, true}) {
+    SCOPED_TRACE(relayout ? "relayout" : "kept");
+    PlanOptions options;
+    options.relayout = relayout;
+    options.recorded = {RecordedLayout{renumbered.IdentityKey(), recorded, "/dev/dax1.0"}};
+    auto plan = MakePlan(d, {renumbered}, options);
+    ASSERT_TRUE(plan) << plan.error().message;
+    ASSERT_EQ(plan->devices.size(), 1u);
+    EXPECT_EQ(plan->devices[0].path, "/dev/dax1.3");
+    EXPECT_EQ(plan->devices[0].previous_path, "/dev/dax1.0");
+    EXPECT_TRUE(plan->devices[0].IsDeviceAt("/dev/dax1.0"));
+    EXPECT_EQ(plan->devices[0].kept, !relayout);
+    // One device before, one after: no second slot, no memory counted twice.
+    EXPECT_EQ(plan->prerequisites.max_memory_slots, 1u);
+    EXPECT_EQ(plan->prerequisites.memory, 256 * MiB + plan->devices[0].layout.target_size);
+    const auto diff = DiffAgainstPlan(d, *plan);
+    ASSERT_FALSE(diff.empty());
+    EXPECT_NE(diff[0].find("nvdimm /dev/dax1.0: namespace1.3 is at /dev/dax1.3 now"),
+              std::string::npos)
+        << diff[0];
+    for (const std::string& line : diff) {
+      EXPECT_EQ(line.find("missing"), std::string::npos) << line;
+    }
+  }
+  // Without a record nothing says the old node was this namespace.
+  auto unrecorded = MakePlan(d, {renumbered});
+  ASSERT_TRUE(unrecorded);
+  EXPECT_TRUE(unrecorded->devices[0].previous_path.empty());
+}
+
+// The recorded node now belongs to another planned namespace: that device is
+// the other namespace's, not this one's previous.
+TEST(AdoptionPlan, ARecordedNodeAnotherNamespaceHasNowIsNotAPreviousOne) {
+  Domain d = WithDevice(HandWritten(), true);
+  HostNamespace moved = Devdax1006();
+  moved.dev = "namespace1.3";
+  moved.chardev = "dax1.3";
+  moved.device_path = "/dev/dax1.3";
+  HostNamespace other = Devdax1006();
+  other.uuid = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
+  // /dev/dax1.0 is `other` now; the domain's (unannotated) device there is it.
+  PlanOptions options;
+  options.recorded = {RecordedLayout{moved.IdentityKey(),
+                                     LayoutOfDevice(HandWritten(), Geometry1006()), "/dev/dax1.0"}};
+  auto plan = MakePlan(d, {moved, other}, options);
+  ASSERT_TRUE(plan) << plan.error().message;
+  ASSERT_EQ(plan->devices.size(), 2u);
+  EXPECT_EQ(plan->devices[1].path, "/dev/dax1.0");
+  EXPECT_TRUE(plan->devices[0].previous_path.empty());
+}
+
 TEST(AdoptionPlan, ANewDeviceGetsTheComputedLayout) {
   Domain d = WithDevice(HandWritten(), true);
   d.memory_devices.clear();
@@ -217,7 +279,8 @@ TEST(AdoptionPlan, TheRecordIsTheAuthorityOverAHandEdit) {
   const Domain d = WithDevice(Device(894 * MiB, 128 * KiB, 2 * MiB), true);
   PlanOptions options;
   Layout recorded = LayoutOfDevice(HandWritten(), Geometry1006());
-  options.recorded = {RecordedLayout{Devdax1006().IdentityKey(), recorded}};
+  options.recorded = {
+      RecordedLayout{Devdax1006().IdentityKey(), recorded, Devdax1006().DevicePath()}};
   auto plan = MakePlan(d, {Devdax1006()}, options);
   ASSERT_TRUE(plan);
   EXPECT_TRUE(plan->devices[0].kept);

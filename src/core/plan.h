@@ -34,6 +34,16 @@ struct PlannedDevice {
   std::vector<std::string> pending;
   int node = 0;      // guest NUMA node
   std::string path;  // host.DevicePath()
+  // The namespace's device in the definition when the kernel renumbered its
+  // node since the last start (the record's path, still in the definition,
+  // no longer this namespace's): that device becomes this one, it is not a
+  // second one. Empty otherwise.
+  std::string previous_path;
+
+  // Whether the definition's device at `source_path` is this one.
+  bool IsDeviceAt(const std::string& source_path) const {
+    return source_path == path || (!previous_path.empty() && source_path == previous_path);
+  }
 
   // The <memory model='nvdimm'> device this plan wants.
   MemoryDevice Device() const;

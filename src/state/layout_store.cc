@@ -312,7 +312,7 @@ LayoutRecord RecordFromPlan(const Plan& plan, std::string_view domain_uuid,
 
 std::vector<RecordedLayout> RecordedLayouts(const LayoutRecord& record) {
   std::vector<RecordedLayout> out;
-  for (const LayoutDevice& d : record.devices) out.push_back({d.key, d.layout});
+  for (const LayoutDevice& d : record.devices) out.push_back({d.key, d.layout, d.path});
   return out;
 }
 

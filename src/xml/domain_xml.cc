@@ -199,9 +199,14 @@ void ApplyDevice(xmlNode* domain, const PlannedDevice& planned, std::vector<std:
     InsertOrdered(domain, devices, xml::kDomainChildOrder);
   }
   const std::vector<xmlNode*> memories = Children(devices, "memory");
-  const auto found = std::find_if(memories.begin(), memories.end(), [&](const xmlNode* memory) {
+  auto found = std::find_if(memories.begin(), memories.end(), [&](const xmlNode* memory) {
     return IsPlannedDevice(memory, want.source_path);
   });
+  if (found == memories.end() && !planned.previous_path.empty()) {
+    found = std::find_if(memories.begin(), memories.end(), [&](const xmlNode* memory) {
+      return IsPlannedDevice(memory, planned.previous_path);
+    });
+  }
   if (found != memories.end()) {
     for (const std::string& change : UpdateDevice(*found, want)) {
       out.push_back("nvdimm " + want.source_path + ": " + change);

@@ -478,6 +478,31 @@ TEST(DomainXmlApply, AddsDeviceAtEndOfDevicesWhenNoMemoryDevice) {
   EXPECT_TRUE(Contains(text, "      </target>\n    </memory>\n  </devices>\n</domain>\n"));
 }
 
+// tests/realhost: a device whose namespace got a new node is updated in
+// place (path included), never duplicated.
+TEST(DomainXmlApply, ARenumberedDeviceIsUpdatedInPlace) {
+  DomainXml xml = ParseOk(Minimal("",
+                                  "    <memory model='nvdimm' access='shared'>\n"
+                                  "      <source><path>/dev/pmem0.4</path></source>\n"
+                                  "      <target><size unit='KiB'>264192</size><node>0</node>"
+                                  "<label><size unit='KiB'>128</size></label></target>\n"
+                                  "    </memory>\n"));
+  Plan plan;
+  plan.domain = "vm1";
+  plan.devices.push_back(Planned("/dev/pmem0.5", 130 * MiB, 128 * KiB, 2 * MiB, 0, false));
+  plan.devices[0].previous_path = "/dev/pmem0.4";
+  const std::vector<std::string> changes = xml.Apply(plan);
+  const std::string text = xml.Serialize();
+  EXPECT_TRUE(Contains(text, "<path>/dev/pmem0.5</path>"));
+  EXPECT_EQ(text.find("/dev/pmem0.4"), std::string::npos) << text;
+  auto domain = xml.Read();
+  ASSERT_TRUE(domain) << domain.error().message;
+  ASSERT_EQ(domain->memory_devices.size(), 1u);
+  EXPECT_EQ(domain->memory_devices[0].target_size, 130 * MiB);
+  ASSERT_FALSE(changes.empty());
+  EXPECT_TRUE(Contains(changes[0], "path '/dev/pmem0.4' -> /dev/pmem0.5"));
+}
+
 TEST(DomainXmlApply, SecondApplyChangesNothing) {
   DomainXml xml = ParseOk(Minimal());
   Plan plan = DaxPlan();
