@@ -13,6 +13,8 @@
 
 TESTBED_BOOT_TIMEOUT=${TESTBED_BOOT_TIMEOUT:-300}
 TESTBED_MEM=${TESTBED_MEM:-1024M}
+# vCPUs (multi-threaded TCG: one host thread each).
+TESTBED_SMP=${TESTBED_SMP:-1}
 TESTBED_MAXMEM=${TESTBED_MAXMEM:-16G}
 TESTBED_LABEL_SIZE=${TESTBED_LABEL_SIZE:-128K}
 # Extra kernel command line words (tests/selinux: security=selinux ...).
@@ -48,7 +50,7 @@ testbed_boot() {
   start=${EPOCHREALTIME/./}
   set +e
   timeout --kill-after=10 "$TESTBED_BOOT_TIMEOUT" qemu-system-x86_64 \
-    -machine pc,nvdimm=on,accel=tcg -cpu max -smp 1 \
+    -machine pc,nvdimm=on,accel=tcg -cpu max -smp "$TESTBED_SMP" \
     -m "$TESTBED_MEM,slots=4,maxmem=$TESTBED_MAXMEM" \
     -object "memory-backend-file,id=nvmem0,share=on,mem-path=$img,size=$size" \
     -device "nvdimm,id=nvdimm0,memdev=nvmem0,label-size=$TESTBED_LABEL_SIZE" \

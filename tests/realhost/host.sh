@@ -24,6 +24,12 @@ mount -t devpts -o gid=5,mode=0620 devpts /dev/pts
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 mount -t securityfs securityfs /sys/kernel/security
+# What udev (systemd-udevd's static nodes) gives every Debian host; bash's
+# process substitution needs /dev/fd.
+ln -sfn /proc/self/fd /dev/fd
+ln -sfn /proc/self/fd/0 /dev/stdin
+ln -sfn /proc/self/fd/1 /dev/stdout
+ln -sfn /proc/self/fd/2 /dev/stderr
 dmesg -n 1
 
 # src, build and tsc_khz are used by realhost-steps.sh.

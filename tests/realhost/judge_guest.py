@@ -4,13 +4,12 @@
   judge_guest.py list NDCTL_LIST_JSON NVDIMMCTL_LIST_JSON
       nvdimmctl list --json (libndctl) names every namespace ndctl lists, with
       its mode, size and uuids.
-  judge_guest.py devdax PLAN_JSON LOG PHASE [FIRST_LOG]
-      a guest of tests/hardware/guest/scenarios/guest.sh: its NVDIMM has the
-      planned guest size, it wrote (setup) or read back (verify) its data;
-      with FIRST_LOG, everything as at that start.
-  judge_guest.py regions PLAN_JSON LOG
-      scenarios/regions.sh: one region per planned device, each of the
-      planned guest size.
+  judge_guest.py data PLAN_JSON LOG PHASE [FIRST_LOG]
+      a guest of tests/hardware/guest/scenarios/hostdata.sh with the devdax
+      namespace first and the fsdax, sector and raw ones: one region per
+      planned device, each of the planned guest size; it wrote (setup) or
+      read back (verify) its data in the first; with FIRST_LOG, that data as
+      at that start.
 Prints one "ok: …" or "FAIL: …" line per check; exits 1 on any failure.
 """
 
@@ -48,37 +47,48 @@ def judge_list(ndctl_path, ours_path):
     expect(aligns == [2 * 1024 * 1024, 1024 * 1024 * 1024], "devdax aligns 2 MiB and 1 GiB: %s" % aligns)
 
 
-def judge_devdax(plan_path, log_path, phase, first_path=None):
+def judge_data(plan_path, log_path, phase, first_path=None):
     devs = json.load(open(plan_path))["devices"]
-    if not expect(len(devs) == 1, "one planned device", "%d" % len(devs)):
-        return
-    plan = devs[0]
-    print("# plan: D=%d S=%d L=%d A=%d G=%d mode %s" % (
-        plan["device_size"], plan["target_size"], plan["label_size"], plan["align_size"],
-        plan["guest_size"], plan["mode"]))
     label = os.path.basename(log_path)
-    f = check_guest.check_start(BootLog(log_path), label, plan, phase)
-    if first_path:
-        f1 = check_guest.facts(BootLog(first_path))
-        for key in ("ns graw", "ns gfs0", "marker graw", "marker gfs0", "pattern graw", "region-size"):
-            expect(f1.get(key) == f.get(key), "%s: %s as at the first start (%s)" % (label, key, f.get(key)),
-                   "first start %r" % f1.get(key))
-
-
-def judge_regions(plan_path, log_path):
-    plan = json.load(open(plan_path))["devices"]
     log = BootLog(log_path)
     for good, what in log.results:
-        expect(good, "guest: " + what)
-    expect(log.done is not None and log.done.get("failed") == "0", "guest reports %s" % log.done)
-    seen = sorted(int(v.split("size=")[1]) for v in log.fact_values("region"))
-    planned = sorted(d["guest_size"] for d in plan)
-    expect(seen == planned, "the guest's region sizes %s are the planned guest sizes" % seen,
-           "planned %s" % planned)
-    modes = sorted(d["mode"] for d in plan)
-    expect(modes == ["fsdax", "raw", "sector"], "the guest's NVDIMMs are the raw, sector and fsdax namespaces",
+        expect(good, "%s guest: %s" % (label, what))
+    expect(log.done is not None and log.done.get("failed") == "0", "%s: guest reports %s" % (label, log.done))
+    if log.boot and log.done:
+        print("# %s: /init at %s s, scenario done at %s s (guest uptime)" % (
+            label, log.boot.get("uptime"), log.done.get("uptime")))
+    for d in devs:
+        print("# plan %s: D=%d S=%d L=%d A=%d G=%d mode %s" % (
+            d["path"], d["device_size"], d["target_size"], d["label_size"], d["align_size"],
+            d["guest_size"], d["mode"]))
+    modes = sorted(d["mode"] for d in devs)
+    expect(modes == ["devdax", "fsdax", "raw", "sector"],
+           "%s: the guest's NVDIMMs are the devdax, fsdax, sector and raw namespaces" % label,
            "modes %s" % modes)
-    expect(not any(d["pmem"] for d in plan), "no <pmem/> on block-device modes")
+    expect(not any(d["pmem"] for d in devs if d["mode"] != "devdax"), "no <pmem/> on block-device modes")
+    seen = sorted(int(v.split("size=")[1]) for v in log.fact_values("region"))
+    planned = sorted(d["guest_size"] for d in devs)
+    expect(seen == planned, "%s: the guest's region sizes %s are the planned guest sizes" % (label, seen),
+           "planned %s" % planned)
+    f = check_guest.facts(log)
+    data = devs[0]
+    expect(data["mode"] == "devdax", "%s: the first NVDIMM (nmem0) is the devdax namespace" % label,
+           "mode %s" % data["mode"])
+    expect(f.get("region-size") == str(data["guest_size"]),
+           "%s: nmem0's region is %s bytes, the planned guest size G of %s" % (
+               label, f.get("region-size"), data["path"]), "planned %d" % data["guest_size"])
+    expect(f.get("phase") == phase, "%s: scenario phase %s" % (label, phase), "got %s" % f.get("phase"))
+    raw = check_guest.ns_fields(f.get("ns graw", ""))
+    expect(f.get("offset graw") == "0", "%s: graw starts at guest NVDIMM offset 0" % label,
+           "offset %s" % f.get("offset graw"))
+    expect(raw.get("uuid") and f.get("marker graw") == "NVH-GUEST-MARK graw %s" % raw.get("uuid"),
+           "%s: marker at offset 0 of graw reads back" % label, "read %r" % f.get("marker graw"))
+    expect(len(f.get("pattern graw", "")) == 64, "%s: pattern at graw offset 1 MiB read" % label)
+    if first_path:
+        f1 = check_guest.facts(BootLog(first_path))
+        for key in ("ns graw", "marker graw", "pattern graw", "region-size"):
+            expect(f1.get(key) == f.get(key), "%s: %s as at the first start (%s)" % (label, key, f.get(key)),
+                   "first start %r" % f1.get(key))
 
 
 def main():
@@ -87,10 +97,8 @@ def main():
     kind, args = sys.argv[1], sys.argv[2:]
     if kind == "list" and len(args) == 2:
         judge_list(*args)
-    elif kind == "devdax" and len(args) in (3, 4):
-        judge_devdax(*args)
-    elif kind == "regions" and len(args) == 2:
-        judge_regions(*args)
+    elif kind == "data" and len(args) in (3, 4):
+        judge_data(*args)
     else:
         sys.exit(__doc__)
     print("%d passed, %d failed" % (check_guest.checks, len(check_guest.failures)))

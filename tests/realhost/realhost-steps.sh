@@ -70,7 +70,8 @@ start_syslog() {
 syslog_mark() { # syslog_mark: a line to search from; prints its number
   local tag="nvh-realhost-mark-$RANDOM$RANDOM"
   logger -t nvh-realhost "$tag"
-  wait_for "syslog mark $tag written" 30 grep -q "$tag" "$syslog"
+  # (its result line goes to stderr, the console too: stdout is the answer)
+  wait_for "syslog mark $tag written" 30 grep -q "$tag" "$syslog" >&2
   grep -n "$tag" "$syslog" | tail -n 1 | cut -d: -f1
 }
 syslog_has() { tail -n +"$1" "$syslog" | grep "nvdimm-hook" | grep -qF -- "$2"; }
@@ -111,8 +112,8 @@ stop_daemons() {
 
 # --- namespaces --------------------------------------------------------------
 # name:mode:size:align — one region, all four modes, devdax with 1 GiB and
-# 2 MiB alignment; the raw one last so that it can grow in place.
-NAMESPACES="dd1g:devdax:3G:1G dd2m:devdax:512M:2M fs0:fsdax:160M:- sec0:sector:160M:- raw0:raw:144M:-"
+# 2 MiB alignment; the raw one last, so that it can shrink in place.
+NAMESPACES="dd1g:devdax:3G:1G dd2m:devdax:512M:2M fs0:fsdax:160M:- sec0:sector:160M:- raw0:raw:272M:-"
 # nsget NAME KEY: KEY of the namespace named NAME (ndctl list -N -v), or of
 # its dax device (chardev).
 nsget() {
@@ -132,6 +133,11 @@ for ns in doc:
 # with its small initramfs (tests/hardware/guest), serial console to a file,
 # told the TSC rate (realhost_test.sh says why) and, as testbed.sh does,
 # no_timer_check (late timer interrupts under TCG on a loaded machine).
+# Nested TCG runs the guest kernel some 50x slower than tests/hardware:
+# no crypto self-tests (the kdf108 one and kprobe tracing are the slowest
+# initcalls of this kernel: 0.27 s and 0.13 s of its 1.4 s in initcalls
+# under plain TCG, initcall_debug), no KASLR relocation, warnings only on the
+# console, no USB controller to probe.
 domain_xml() {
   local disk=
   [[ -n ${3:-} ]] && disk="<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>
@@ -146,7 +152,7 @@ domain_xml() {
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>$boot_dir/vmlinux</kernel>
     <initrd>$boot_dir/guest.cpio</initrd>
-    <cmdline>console=ttyS0 loglevel=6 panic=-1 no_timer_check mitigations=off tsc_early_khz=$tsc_khz nvh.scenario=$2 nvh.end=wait</cmdline>
+    <cmdline>console=ttyS0 loglevel=4 panic=-1 no_timer_check mitigations=off nokaslr cryptomgr.notests initcall_blacklist=crypto_kdf108_init,init_kprobe_trace tsc_early_khz=$tsc_khz nvh.scenario=$2 nvh.end=wait</cmdline>
   </os>
   <clock offset='utc'/>
   <on_poweroff>destroy</on_poweroff>
@@ -156,6 +162,7 @@ domain_xml() {
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
     $disk
     <serial type='file'><source path='$serial_dir/$1.serial'/><target port='0'/></serial>
+    <controller type='usb' model='none'/>
     <memballoon model='none'/>
   </devices>
 </domain>
@@ -202,7 +209,10 @@ plan_of() {
     abort "nvdimmctl plan $1: $(cat "$rec/plan-$1.err")"
 }
 judge() { # judge ARGS...: judge_guest.py's ok/FAIL lines as results
-  local line failed=0
+  local line failed=0 status out=$rec/judge-$1.out
+  python3 -B "$src/tests/realhost/judge_guest.py" "$@" >"$out" 2>&1
+  status=$?
+  [[ -s $out ]] || abort "judge_guest.py $1 printed nothing (status $status)"
   while IFS= read -r line; do
     case $line in
       "ok: "*) nvh_ok "${line#ok: }" ;;
@@ -210,17 +220,10 @@ judge() { # judge ARGS...: judge_guest.py's ok/FAIL lines as results
         nvh_fail "${line#FAIL: }"
         failed=1
         ;;
-      "judge status: 0") ;;
-      "judge status: "*)
-        nvh_fail "judge_guest.py $1: ${line#judge }"
-        failed=1
-        ;;
       *) echo "# judge: $line" ;;
     esac
-  done < <(
-    python3 -B "$src/tests/realhost/judge_guest.py" "$@" 2>&1
-    echo "judge status: $?"
-  )
+  done <"$out"
+  ((status == 0)) || abort "judge_guest.py $1: status $status"
   ((failed == 0)) || exit 1
 }
 
@@ -270,7 +273,7 @@ wait_region() {
 }
 
 step_boot1() {
-  local name mode size align entry mark uuid
+  local name mode size align entry mark uuid raw0_before
   for tool in cmake virsh libvirtd virtlogd ndctl python3 qemu-img qemu-system-x86_64 logger \
     busybox useradd; do
     command -v "$tool" >/dev/null || abort "$tool not found in the machine's root file system"
@@ -327,10 +330,11 @@ step_boot1() {
   cp "$KERNEL" "$boot_dir/vmlinux" || abort "cannot copy the kernel"
   cp "$GUEST_INITRD" "$boot_dir/guest.cpio" || abort "cannot copy the guest initramfs"
   must "qemu-img create vm1.qcow2" qemu-img create -q -f qcow2 /var/lib/libvirt/images/vm1.qcow2 16M
-  domain_xml vm1 guest /var/lib/libvirt/images/vm1.qcow2 >"$rec/vm1.in.xml"
-  domain_xml vm2 guest >"$rec/vm2.in.xml"
-  domain_xml vm3 "regions nvh.regions=3" >"$rec/vm3.in.xml"
-  for d in vm1 vm2 vm3; do
+  # vm1 (a qcow2 disk: internal snapshots need one) has all four modes, the
+  # devdax one first (its nmem0 holds the guest's data); vm2 wants dd2m too.
+  domain_xml vm1 "hostdata nvh.regions=4" /var/lib/libvirt/images/vm1.qcow2 >"$rec/vm1.in.xml"
+  domain_xml vm2 "hostdata nvh.regions=1" >"$rec/vm2.in.xml"
+  for d in vm1 vm2; do
     must "virsh define $d" V define "$rec/$d.in.xml"
   done
   uuid=$(nsget dd2m uuid)
@@ -340,16 +344,16 @@ step_boot1() {
   run attach-vm2 nvdimmctl attach vm2 "/dev/$(nsget dd2m chardev)"
   expect_ok "nvdimmctl attach vm2 to the same namespace by device path" attach-vm2
   for name in raw0 sec0 fs0; do
-    run "attach-vm3-$name" nvdimmctl attach vm3 "$(nsget "$name" uuid)"
-    expect_ok "nvdimmctl attach vm3 $name ($(nsget "$name" mode))" "attach-vm3-$name"
+    run "attach-vm1-$name" nvdimmctl attach vm1 "$(nsget "$name" uuid)"
+    expect_ok "nvdimmctl attach vm1 $name ($(nsget "$name" mode))" "attach-vm1-$name"
   done
   plan_of vm1
-  plan_of vm3
 
-  # --- vm1: the guest sees the planned size and writes its data
+  # --- vm1: the guest sees every NVDIMM with the planned size and writes
+  # its data
   mark=$(syslog_mark)
   start_guest vm1 "$rec/vm1-start1.log"
-  judge devdax "$rec/plan-vm1.json" "$rec/vm1-start1.log" setup
+  judge data "$rec/plan-vm1.json" "$rec/vm1-start1.log" setup
   expect_syslog "vm1 prepare allowed" "$mark" "domain 'vm1' prepare: allowed"
   expect_syslog "vm1 layout recorded" "$mark" "domain 'vm1' start: layout recorded"
 
@@ -369,41 +373,44 @@ step_boot1() {
   grep -q "owner 'vm1'" "$rec/status-1.out" && abort "nvdimmctl status still shows vm1's claim after destroy"
   nvh_ok "vm1's claim released after virsh destroy"
 
-  # --- raw, sector, fsdax: attached, started, seen by the guest
-  mark=$(syslog_mark)
-  start_guest vm3 "$rec/vm3-start1.log"
-  judge regions "$rec/plan-vm3.json" "$rec/vm3-start1.log"
-  expect_syslog "vm3 prepare allowed" "$mark" "domain 'vm3' prepare: allowed"
-  run destroy-vm3 V destroy vm3
-  expect_ok "virsh destroy vm3" destroy-vm3
-
   # --- repartition: raw0 destroyed and re-created smaller (same uuid, same
-  # start). The layout vm3 last ran with no longer fits: refused at prepare,
+  # start): 272 MiB gave vm1 a 256 MiB guest area, 160 MiB holds 128 MiB. The layout vm1 last ran with there no longer fits: refused at prepare,
   # saying so and with commands that are safe as printed; plain sync refuses
   # and says what the guest would lose; sync --relayout is the consent.
   # (A grown namespace would keep its recorded layout: issue 9, unit-tested.)
   uuid=$(nsget raw0 uuid)
+  raw0_before=/dev/$(nsget raw0 blockdev)
   must "ndctl destroy-namespace -f $(nsget raw0 dev) (raw0)" ndctl destroy-namespace -f "$(nsget raw0 dev)"
-  must "ndctl create-namespace -m raw -s 96M -n raw0 -u $uuid" \
-    ndctl create-namespace -r region0 -m raw -s 96M -n raw0 -u "$uuid"
-  expect_eq "raw0 size after the repartition" "$(nsget raw0 size)" $((96 * 1024 * 1024))
+  must "ndctl create-namespace -m raw -s 160M -n raw0 -u $uuid" \
+    ndctl create-namespace -r region0 -m raw -s 160M -n raw0 -u "$uuid"
+  expect_eq "raw0 size after the repartition" "$(nsget raw0 size)" $((160 * 1024 * 1024))
   mark=$(syslog_mark)
-  run start-vm3-changed V start vm3
-  expect_refused "virsh start vm3 after the repartition" start-vm3-changed
-  expect_contains "virsh start vm3" start-vm3-changed "an existing NVDIMM layout cannot be kept"
-  expect_contains "virsh start vm3" start-vm3-changed "To see what would move: nvdimmctl sync vm3"
-  expect_contains "virsh start vm3" start-vm3-changed "nvdimmctl sync vm3 --relayout"
-  expect_state vm3 "shut off"
-  expect_syslog "vm3 prepare refused" "$mark" "domain 'vm3' prepare: refused"
-  run sync-vm3 nvdimmctl sync vm3
-  expect_refused "nvdimmctl sync vm3 without consent" sync-vm3
-  expect_contains "nvdimmctl sync vm3" sync-vm3 "--relayout"
-  expect_contains "nvdimmctl sync vm3 says what the guest would lose" sync-vm3 "the guest loses its last"
-  run sync-vm3-relayout nvdimmctl sync vm3 --relayout
-  expect_ok "nvdimmctl sync vm3 --relayout" sync-vm3-relayout
-  expect_contains "nvdimmctl sync vm3 --relayout" sync-vm3-relayout "the guest loses its last"
-  run check-vm3 nvdimmctl check vm3
-  expect_ok "nvdimmctl check vm3 after the sync" check-vm3
+  run start-vm1-changed V start vm1
+  expect_refused "virsh start vm1 after the repartition" start-vm1-changed
+  expect_contains "virsh start vm1" start-vm1-changed "an existing NVDIMM layout cannot be kept"
+  expect_contains "virsh start vm1" start-vm1-changed "To see what would move: nvdimmctl sync vm1"
+  expect_contains "virsh start vm1" start-vm1-changed "nvdimmctl sync vm1 --relayout"
+  expect_state vm1 "shut off"
+  expect_syslog "vm1 prepare refused after the repartition" "$mark" "domain 'vm1' prepare: refused"
+  run sync-vm1-plain nvdimmctl sync vm1
+  expect_refused "nvdimmctl sync vm1 without consent" sync-vm1-plain
+  expect_contains "nvdimmctl sync vm1" sync-vm1-plain "--relayout"
+  expect_contains "nvdimmctl sync vm1 says what the guest would lose" sync-vm1-plain "the guest loses its last"
+  run sync-vm1-relayout nvdimmctl sync vm1 --relayout
+  expect_ok "nvdimmctl sync vm1 --relayout" sync-vm1-relayout
+  expect_contains "nvdimmctl sync vm1 --relayout" sync-vm1-relayout "the guest loses its last"
+  # raw0 came back as another device node: its device follows, no second
+  # one is added (a bug this test bed found).
+  expect_eq "vm1's nvdimm devices after the relayout" \
+    "$(V dumpxml --inactive vm1 | grep -c "<memory model='nvdimm'")" 4
+  if [[ /dev/$(nsget raw0 blockdev) != "$raw0_before" ]]; then
+    expect_contains "nvdimmctl sync vm1 --relayout" sync-vm1-relayout \
+      "path '$raw0_before' -> /dev/$(nsget raw0 blockdev)"
+  else
+    nvh_ok "raw0 kept its device node $raw0_before"
+  fi
+  run check-vm1-synced nvdimmctl check vm1
+  expect_ok "nvdimmctl check vm1 after the sync" check-vm1-synced
 
   nvh_ok "boot1 complete"
 }
@@ -432,16 +439,18 @@ step_boot2() {
   # data unaffected).
   run check-vm1 nvdimmctl check vm1
   if [[ $(rc_of check-vm1) != 0 ]]; then
-    nvh_fact renumbered "dd2m is now $(nsget dd2m dev) /dev/$(nsget dd2m chardev)"
-    expect_contains "nvdimmctl check vm1 after the reboot" check-vm1 "same namespace; data unaffected"
+    nvh_fact renumbered "$(grep -o "nvdimm [^ ]*: namespace[0-9.]* is at [^ ]* now" "$rec/check-vm1.out" | sort -u | tr "\n" " ")"
+    expect_contains "nvdimmctl check vm1 after the reboot" check-vm1 "same namespace"
     run sync-vm1 nvdimmctl sync vm1
     expect_ok "nvdimmctl sync vm1 (device node renumbered; nothing moves)" sync-vm1
   else
     nvh_ok "nvdimmctl check vm1 after the reboot: allowed, nothing renumbered"
   fi
+  # The plan as synced after the repartition (raw0 moved; dd2m did not).
+  plan_of vm1
   mark=$(syslog_mark)
   start_guest vm1 "$rec/vm1-start2.log"
-  judge devdax "$rec/plan-vm1.json" "$rec/vm1-start2.log" verify "$rec/vm1-start1.log"
+  judge data "$rec/plan-vm1.json" "$rec/vm1-start2.log" verify "$rec/vm1-start1.log"
   expect_syslog "vm1 prepare allowed (classic hook path)" "$mark" "domain 'vm1' prepare: allowed"
   mark=$(syslog_mark)
   run start-vm2 V start vm2

@@ -6,9 +6,10 @@
 # is an ext4 disk, and switches to that Debian userland (tests/realhost/init).
 # Two boots on the same NVDIMM backing file and disk:
 #   boot1  cmake --install into /, system virtlogd + libvirtd, SIGHUP, ndctl
-#          namespaces in all four modes, nvdimmctl list/attach, nested guests
-#          (vm1 devdax writes its data, vm2 refused, vm3 raw+sector+fsdax),
-#          a repartition (shrink) refused until nvdimmctl sync --relayout
+#          namespaces in all four modes, nvdimmctl list/attach, a nested
+#          guest (vm1: devdax + fsdax + sector + raw, writes its data in the
+#          devdax one), vm2 on the same namespace refused, a repartition
+#          (raw0 shrunk) refused until nvdimmctl sync --relayout
 #   boot2  the hook at the classic /etc/libvirt/hooks/qemu, vm1's data back,
 #          libvirtd restarted under a running vm1, save/restore and the
 #          memory-snapshot revert refused
@@ -49,8 +50,11 @@ disk=$work/disk.img
 truncate -s 2G "$disk"
 mkfs.ext4 -q -F -L nvh-realhost "$disk" || testbed_die "mkfs.ext4 $disk failed"
 
-# One vCPU (testbed_boot); RAM for libvirtd, a nested guest and page cache.
+# RAM for libvirtd, a nested guest and page cache. Two vCPUs: the nested
+# guest's TCG thread gets one to itself, libvirtd, virtlogd and the nested
+# QEMU's main loop the other.
 TESTBED_MEM=${REALHOST_MEM:-1536M}
+TESTBED_SMP=${REALHOST_SMP:-2}
 TESTBED_BOOT_TIMEOUT=${REALHOST_BOOT_TIMEOUT:-1500}
 TESTBED_QEMU_ARGS=(
   -fsdev "local,id=rootfs,path=/,readonly=on,security_model=none,multidevs=remap"
