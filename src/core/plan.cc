@@ -281,16 +281,16 @@ void FindRenumberedDevices(const Domain& domain, const PlanOptions& options,
     return std::any_of(devices.begin(), devices.end(),
                        [&](const PlannedDevice& d) { return d.path == path; });
   };
-  std::set<std::string> taken;
+  // Record keys are unique, and so are the planned namespaces: at most one
+  // device claims a recorded path.
   for (PlannedDevice& device : devices) {
     if (in_definition(device.path)) continue;
     for (const RecordedLayout& recorded : options.recorded) {
-      if (recorded.key != device.host.IdentityKey() || recorded.path.empty() ||
-          recorded.path == device.path || !in_definition(recorded.path) ||
-          planned_now(recorded.path) || !taken.insert(recorded.path).second) {
-        continue;
+      if (recorded.key == device.host.IdentityKey() && !recorded.path.empty() &&
+          recorded.path != device.path && in_definition(recorded.path) &&
+          !planned_now(recorded.path)) {
+        device.previous_path = recorded.path;
       }
-      device.previous_path = recorded.path;
     }
   }
 }
