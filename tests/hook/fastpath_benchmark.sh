@@ -13,6 +13,14 @@
 #   ..., static full hook  the same through nvdimm-hook-static (libxml2, ICU,
 #                       Boost, libstdc++ linked in; -DNVDIMMHOOK_STATIC_FULL_HOOK=ON
 #                       installs it)
+#   floor: ...          what an annotated prepare cannot go below: a program
+#                       that only loads the shared libxml2, and the entry
+#                       exec'ing a static program that returns at once or that
+#                       libxml2 loader (benchmarks/: two execs, no work)
+#   floor: ... libndctl  the hook's libndctl inventory listing once (dlopen of
+#                       libndctl and libdaxctl, sysfs walk) in a program that
+#                       also loads libxml2: with no NVDIMM bus here, the least
+#                       a real host's inventory adds
 #   python+lxml         a Python hook that only reads stdin and parses it with
 #                       lxml (what a scripted hook pays on every call), on both
 #
@@ -24,8 +32,10 @@
 #     round, so a change of machine load hits all alike; medians.
 #   - hyperfine (Debian package `hyperfine`) through `sh -c`, shell start-up
 #     subtracted by hyperfine; medians.
-#   - valgrind --tool=callgrind: instructions executed, through exec, with
-#     the dynamic loader: independent of the machine's load.
+#   - valgrind --tool=callgrind: instructions executed, with the dynamic
+#     loader: independent of the machine's load. Where the entry execs, the
+#     count is the last image's (the entry's own 73 k before it are lost with
+#     the exec).
 # The machine's load average is printed before and after: a shared machine
 # moves the absolute times, the ratios to `cat` much less.
 set -euo pipefail
@@ -41,9 +51,17 @@ hook=$build_dir/nvdimm-hook
 static_entry=$build_dir/nvdimm-hook-entry-static-uninstalled
 static_hook=$build_dir/nvdimm-hook-static
 ctl=$build_dir/nvdimmctl
+# The floors (benchmarks/CMakeLists.txt): two execs with no work, the second
+# a static program that returns, or one that only loads the shared libxml2.
+floor_libxml2=$build_dir/benchmarks/libxml2-load-floor
+entry_floor_libxml2=$build_dir/benchmarks/entry-to-libxml2-load-floor
+entry_floor_empty=$build_dir/benchmarks/entry-to-empty-floor
+# What a real host adds (inventory = libndctl) on a machine without a bus:
+floor_libndctl=$build_dir/benchmarks/libndctl-list-floor
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source_dir=$(cd "$here/../.." && pwd)
-for f in "$entry" "$hook" "$static_entry" "$static_hook" "$ctl"; do
+for f in "$entry" "$hook" "$static_entry" "$static_hook" "$ctl" "$floor_libxml2" \
+  "$entry_floor_libxml2" "$entry_floor_empty" "$floor_libndctl"; do
   [[ -x $f ]] || {
     echo "FAIL: $f is missing: build the project first" >&2
     exit 1
@@ -180,6 +198,10 @@ benches=(
   "full hook, fast path|$hook bench-guest prepare begin -|$plain"
   "python+lxml, 10 KiB|$work/lxml-hook bench-guest prepare begin -|$plain"
   "cat, annotated|cat|$annotated"
+  "floor: libxml2 load only|$floor_libxml2|$annotated"
+  "floor: entry, then an empty static program|$entry_floor_empty bench-guest prepare begin -|$annotated"
+  "floor: entry, then libxml2 load only|$entry_floor_libxml2 bench-guest prepare begin -|$annotated"
+  "floor: libxml2 load + libndctl inventory, no bus|$floor_libndctl|$annotated"
   "entry, annotated prepare|$entry bench-guest prepare begin -|$annotated"
   "entry, annotated prepare, static full hook|$static_entry bench-guest prepare begin -|$annotated"
   "python+lxml, annotated|$work/lxml-hook bench-guest prepare begin -|$annotated"
