@@ -254,6 +254,64 @@ TEST(AdoptionPlan, ARecordedNodeAnotherNamespaceHasNowIsNotAPreviousOne) {
   EXPECT_TRUE(plan->devices[0].previous_path.empty());
 }
 
+// Two namespaces of the domain traded device nodes (a reboot renumbered
+// both): each device goes with the namespace its record names, so every
+// namespace keeps its slot, guest node and layout.
+TEST(AdoptionPlan, TwoNamespacesThatTradedNodesKeepTheirDevices) {
+  for (const bool annotated : {true, false}) {
+    SCOPED_TRACE(annotated ? "first annotated" : "none annotated");
+    Domain d = WithDevice(HandWritten(), annotated);
+    d.numa_cells = {NumaCell{0, 256 * MiB}, NumaCell{1, 256 * MiB}};
+    MemoryDevice second = Nova();
+    second.source_path = "/dev/dax1.1";
+    second.node = 1;
+    d.memory_devices.push_back(second);
+    d.max_memory_slots = 2;
+    HostNamespace a = Devdax1006();  // was at /dev/dax1.0, is at /dev/dax1.1 now
+    a.dev = "namespace1.1";
+    a.chardev = "dax1.1";
+    a.device_path = "/dev/dax1.1";
+    HostNamespace b = Devdax1006();  // was at /dev/dax1.1, is at /dev/dax1.0 now
+    b.uuid = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
+    PlanOptions options;
+    options.recorded = {
+        RecordedLayout{a.IdentityKey(), LayoutOfDevice(HandWritten(), Geometry1006()),
+                       "/dev/dax1.0"},
+        RecordedLayout{b.IdentityKey(), LayoutOfDevice(Nova(), Geometry1006()), "/dev/dax1.1"}};
+    auto plan = MakePlan(d, {a, b}, options);
+    ASSERT_TRUE(plan) << plan.error().message;
+    ASSERT_EQ(plan->devices.size(), 2u);
+    const auto planned = [&](const HostNamespace& ns) {
+      return *std::find_if(plan->devices.begin(), plan->devices.end(),
+                           [&](const PlannedDevice& p) { return p.host.uuid == ns.uuid; });
+    };
+    const PlannedDevice pa = planned(a);
+    const PlannedDevice pb = planned(b);
+    EXPECT_EQ(pa.path, "/dev/dax1.1");
+    EXPECT_EQ(pa.DefinitionPath(), "/dev/dax1.0");
+    EXPECT_EQ(pa.layout.target_size, HandWritten().target_size);
+    EXPECT_EQ(pa.node, 0);
+    EXPECT_EQ(pb.path, "/dev/dax1.0");
+    EXPECT_EQ(pb.DefinitionPath(), "/dev/dax1.1");
+    EXPECT_EQ(pb.layout.target_size, Nova().target_size);
+    EXPECT_EQ(pb.node, 1);
+    EXPECT_TRUE(pa.kept && pb.kept);
+    EXPECT_EQ(plan->prerequisites.max_memory_slots, 2u);
+    const auto diff = DiffAgainstPlan(d, *plan);
+    for (const char* line : {"nvdimm /dev/dax1.0: namespace1.1 is at /dev/dax1.1 now",
+                             "nvdimm /dev/dax1.1: namespace1.0 is at /dev/dax1.0 now"}) {
+      EXPECT_TRUE(std::any_of(diff.begin(), diff.end(), [&](const std::string& l) {
+        return l.starts_with(line);
+      })) << line;
+    }
+    // Only the paths differ: no size, label or node change is asked for.
+    EXPECT_EQ(diff.size(), 2u);
+    for (const std::string& line : diff) {
+      EXPECT_NE(line.find("(device node renumbered; same namespace"), std::string::npos) << line;
+    }
+  }
+}
+
 TEST(AdoptionPlan, ANewDeviceGetsTheComputedLayout) {
   Domain d = WithDevice(HandWritten(), true);
   d.memory_devices.clear();

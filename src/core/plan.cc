@@ -268,8 +268,9 @@ namespace {
 // layout record has. Found there, that device is the one to update: adding a
 // second device would leave the old one behind, pointing at nothing or, after
 // the next renumbering, at this namespace again (seen on the emulated real
-// host, tests/realhost). A recorded path that some planned device has now is
-// that device's, not a previous one.
+// host, tests/realhost). Two namespaces of the domain may also trade nodes
+// (a swap, or a chain of them): each device then goes with the namespace its
+// record names, so the guest keeps every namespace in its slot.
 void FindRenumberedDevices(const Domain& domain, const PlanOptions& options,
                            std::vector<PlannedDevice>& devices) {
   auto in_definition = [&](const std::string& path) {
@@ -277,22 +278,56 @@ void FindRenumberedDevices(const Domain& domain, const PlanOptions& options,
         domain.memory_devices.begin(), domain.memory_devices.end(),
         [&](const MemoryDevice& d) { return d.model == "nvdimm" && d.source_path == path; });
   };
-  auto planned_now = [&](const std::string& path) {
-    return std::any_of(devices.begin(), devices.end(),
-                       [&](const PlannedDevice& d) { return d.path == path; });
-  };
-  // Record keys are unique, and so are the planned namespaces: at most one
-  // device claims a recorded path.
-  for (PlannedDevice& device : devices) {
-    if (in_definition(device.path)) continue;
+  // The recorded node of each planned namespace whose node changed since,
+  // where the definition still has a device. Record keys are unique, and so
+  // are the planned namespaces.
+  std::vector<std::string> moved_from(devices.size());
+  for (std::size_t i = 0; i < devices.size(); ++i) {
     for (const RecordedLayout& recorded : options.recorded) {
-      if (recorded.key == device.host.IdentityKey() && !recorded.path.empty() &&
-          recorded.path != device.path && in_definition(recorded.path) &&
-          !planned_now(recorded.path)) {
-        device.previous_path = recorded.path;
+      if (recorded.key == devices[i].host.IdentityKey() && !recorded.path.empty() &&
+          recorded.path != devices[i].path && in_definition(recorded.path)) {
+        moved_from[i] = recorded.path;
       }
     }
   }
+  auto index_of = [&](const std::string& path, const std::vector<std::string>& paths) {
+    return static_cast<std::size_t>(std::find(paths.begin(), paths.end(), path) - paths.begin());
+  };
+  std::vector<std::string> now(devices.size());
+  for (std::size_t i = 0; i < devices.size(); ++i) now[i] = devices[i].path;
+  for (std::size_t i = 0; i < devices.size(); ++i) {
+    if (moved_from[i].empty()) continue;
+    // A device at the namespace's node now is its own, unless another
+    // renumbered namespace left it there.
+    if (in_definition(now[i]) && index_of(now[i], moved_from) == devices.size()) continue;
+    // The recorded node is another planned namespace's now, which did not
+    // move: the device there is that namespace's.
+    if (const std::size_t holder = index_of(moved_from[i], now);
+        holder != devices.size() && moved_from[holder].empty()) {
+      continue;
+    }
+    devices[i].previous_path = moved_from[i];
+  }
+}
+
+// When two namespaces traded device nodes, the device at an unannotated
+// namespace's node now is the other's (its record names that node); its own
+// device, whose label size and guest node it keeps, is at its recorded node
+// (FindRenumberedDevices pairs them the same way).
+const MemoryDevice* OwnDeviceAfterSwap(const Domain& domain, const HostNamespace& ns,
+                                       const PlanOptions& options) {
+  const std::string key = ns.IdentityKey();
+  const bool left_by_another = std::any_of(
+      options.recorded.begin(), options.recorded.end(),
+      [&](const RecordedLayout& r) { return r.key != key && r.path == ns.DevicePath(); });
+  if (!left_by_another) return nullptr;
+  for (const RecordedLayout& recorded : options.recorded) {
+    if (recorded.key != key || recorded.path.empty() || recorded.path == ns.DevicePath()) continue;
+    for (const MemoryDevice& device : domain.memory_devices) {
+      if (device.model == "nvdimm" && device.source_path == recorded.path) return &device;
+    }
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -332,8 +367,10 @@ Result<Plan> MakePlan(const Domain& domain, const HostNamespaces& inventory,
     claimed.insert(ns->dev);
     const std::string context =
         "domain '" + domain.name + "': <memory model='nvdimm'> " + device.source_path + ": ";
-    auto planned = PlanDevice(domain, *ns, nullptr, device.label_size, device.node.value_or(0),
-                              context, options, plan);
+    const MemoryDevice* swapped = OwnDeviceAfterSwap(domain, *ns, options);
+    const MemoryDevice& own = swapped != nullptr ? *swapped : device;
+    auto planned = PlanDevice(domain, *ns, nullptr, own.label_size, own.node.value_or(0), context,
+                              options, plan);
     if (!planned) return std::unexpected(planned.error());
     plan.devices.push_back(std::move(*planned));
   }
@@ -388,14 +425,10 @@ std::vector<std::string> DiffAgainstPlan(const Domain& domain, const Plan& plan)
   std::vector<std::string> out;
   for (const PlannedDevice& planned : plan.devices) {
     const MemoryDevice want = planned.Device();
-    auto have =
+    const std::string& defined_at = planned.DefinitionPath();
+    const auto have =
         std::find_if(domain.memory_devices.begin(), domain.memory_devices.end(),
-                     [&](const MemoryDevice& d) { return d.source_path == want.source_path; });
-    if (have == domain.memory_devices.end() && !planned.previous_path.empty()) {
-      have = std::find_if(
-          domain.memory_devices.begin(), domain.memory_devices.end(),
-          [&](const MemoryDevice& d) { return d.source_path == planned.previous_path; });
-    }
+                     [&](const MemoryDevice& d) { return d.source_path == defined_at; });
     const std::string who = "nvdimm " + want.source_path + " (" + planned.host.dev + ")";
     if (have == domain.memory_devices.end()) {
       out.push_back(who + " is missing from the domain");

@@ -37,13 +37,13 @@ struct PlannedDevice {
   // The namespace's device in the definition when the kernel renumbered its
   // node since the last start (the record's path, still in the definition,
   // no longer this namespace's): that device becomes this one, it is not a
-  // second one. Empty otherwise.
+  // second one, and a device at `path` (if any) is another's. Empty otherwise.
   std::string previous_path;
 
+  // The source path of this namespace's device in the definition, if it has one.
+  const std::string& DefinitionPath() const { return previous_path.empty() ? path : previous_path; }
   // Whether the definition's device at `source_path` is this one.
-  bool IsDeviceAt(const std::string& source_path) const {
-    return source_path == path || (!previous_path.empty() && source_path == previous_path);
-  }
+  bool IsDeviceAt(const std::string& source_path) const { return source_path == DefinitionPath(); }
 
   // The <memory model='nvdimm'> device this plan wants.
   MemoryDevice Device() const;

@@ -191,28 +191,38 @@ std::string DescribeNewDevice(const MemoryDevice& device) {
   return out;
 }
 
-void ApplyDevice(xmlNode* domain, const PlannedDevice& planned, std::vector<std::string>& out) {
+// The definition's <memory> element of each planned device, or nullptr for
+// one to add. Found before any is changed: when two namespaces traded device
+// nodes, the first update would otherwise make its device look like the
+// second one's.
+std::vector<xmlNode*> FindPlannedDevices(xmlNode* domain, const Plan& plan) {
+  std::vector<xmlNode*> memories;
+  if (xmlNode* devices = Child(domain, "devices")) memories = Children(devices, "memory");
+  std::vector<xmlNode*> found;
+  for (const PlannedDevice& planned : plan.devices) {
+    const auto it = std::find_if(memories.begin(), memories.end(), [&](const xmlNode* memory) {
+      return IsPlannedDevice(memory, planned.DefinitionPath());
+    });
+    found.push_back(it == memories.end() ? nullptr : *it);
+  }
+  return found;
+}
+
+void ApplyDevice(xmlNode* domain, const PlannedDevice& planned, xmlNode* existing,
+                 std::vector<std::string>& out) {
   const MemoryDevice want = planned.Device();
+  if (existing != nullptr) {
+    for (const std::string& change : UpdateDevice(existing, want)) {
+      out.push_back("nvdimm " + want.source_path + ": " + change);
+    }
+    return;
+  }
   xmlNode* devices = Child(domain, "devices");
   if (devices == nullptr) {
     devices = xml::NewElement(domain->doc, "devices");
     InsertOrdered(domain, devices, xml::kDomainChildOrder);
   }
   const std::vector<xmlNode*> memories = Children(devices, "memory");
-  auto found = std::find_if(memories.begin(), memories.end(), [&](const xmlNode* memory) {
-    return IsPlannedDevice(memory, want.source_path);
-  });
-  if (found == memories.end() && !planned.previous_path.empty()) {
-    found = std::find_if(memories.begin(), memories.end(), [&](const xmlNode* memory) {
-      return IsPlannedDevice(memory, planned.previous_path);
-    });
-  }
-  if (found != memories.end()) {
-    for (const std::string& change : UpdateDevice(*found, want)) {
-      out.push_back("nvdimm " + want.source_path + ": " + change);
-    }
-    return;
-  }
   xmlNode* memory = xml::NewElement(domain->doc, "memory");
   xml::SetAttr(memory, "model", "nvdimm");
   xml::SetAttr(memory, "access", want.access.empty() ? "shared" : want.access);
@@ -460,7 +470,10 @@ void DomainXml::SetAnnotation(const Annotation& annotation) {
 std::vector<std::string> DomainXml::Apply(const Plan& plan) {
   xmlNode* root = xmlDocGetRootElement(doc_.get());
   std::vector<std::string> changes;
-  for (const PlannedDevice& device : plan.devices) ApplyDevice(root, device, changes);
+  const std::vector<xmlNode*> existing = FindPlannedDevices(root, plan);
+  for (std::size_t i = 0; i < plan.devices.size(); ++i) {
+    ApplyDevice(root, plan.devices[i], existing[i], changes);
+  }
 
   const Prerequisites& wanted = plan.prerequisites;
   ApplyMaxMemory(root, wanted, changes);

@@ -480,13 +480,17 @@ TEST(DomainXmlApply, AddsDeviceAtEndOfDevicesWhenNoMemoryDevice) {
 
 // tests/realhost: a device whose namespace got a new node is updated in
 // place (path included), never duplicated.
+// A <memory model='nvdimm'> device on node 0 with a 128 KiB label.
+std::string NvdimmDeviceXml(const std::string& path, std::uint64_t target_kib) {
+  return "    <memory model='nvdimm' access='shared'>\n"
+         "      <source><path>" +
+         path + "</path></source>\n      <target><size unit='KiB'>" + std::to_string(target_kib) +
+         "</size><node>0</node><label><size unit='KiB'>128</size></label></target>\n"
+         "    </memory>\n";
+}
+
 TEST(DomainXmlApply, ARenumberedDeviceIsUpdatedInPlace) {
-  DomainXml xml = ParseOk(Minimal("",
-                                  "    <memory model='nvdimm' access='shared'>\n"
-                                  "      <source><path>/dev/pmem0.4</path></source>\n"
-                                  "      <target><size unit='KiB'>264192</size><node>0</node>"
-                                  "<label><size unit='KiB'>128</size></label></target>\n"
-                                  "    </memory>\n"));
+  DomainXml xml = ParseOk(Minimal("", NvdimmDeviceXml("/dev/pmem0.4", 264192)));
   Plan plan;
   plan.domain = "vm1";
   plan.devices.push_back(Planned("/dev/pmem0.5", 130 * MiB, 128 * KiB, 2 * MiB, 0, false));
@@ -501,6 +505,27 @@ TEST(DomainXmlApply, ARenumberedDeviceIsUpdatedInPlace) {
   EXPECT_EQ(domain->memory_devices[0].target_size, 130 * MiB);
   ASSERT_FALSE(changes.empty());
   EXPECT_TRUE(Contains(changes[0], "path '/dev/pmem0.4' -> /dev/pmem0.5"));
+}
+
+// Two namespaces traded nodes: each device follows its own namespace, and
+// the first update does not make its device look like the second one's.
+TEST(DomainXmlApply, DevicesOfNamespacesThatTradedNodesAreUpdatedInPlace) {
+  DomainXml xml = ParseOk(Minimal(
+      "", NvdimmDeviceXml("/dev/pmem0.4", 264192) + NvdimmDeviceXml("/dev/pmem0.5", 133120)));
+  Plan plan;
+  plan.domain = "vm1";
+  plan.devices.push_back(Planned("/dev/pmem0.5", 258 * MiB, 128 * KiB, 2 * MiB, 0, false));
+  plan.devices[0].previous_path = "/dev/pmem0.4";
+  plan.devices.push_back(Planned("/dev/pmem0.4", 130 * MiB, 128 * KiB, 2 * MiB, 0, false));
+  plan.devices[1].previous_path = "/dev/pmem0.5";
+  xml.Apply(plan);
+  auto domain = xml.Read();
+  ASSERT_TRUE(domain) << domain.error().message;
+  ASSERT_EQ(domain->memory_devices.size(), 2u);
+  EXPECT_EQ(domain->memory_devices[0].source_path, "/dev/pmem0.5");
+  EXPECT_EQ(domain->memory_devices[0].target_size, 258 * MiB);
+  EXPECT_EQ(domain->memory_devices[1].source_path, "/dev/pmem0.4");
+  EXPECT_EQ(domain->memory_devices[1].target_size, 130 * MiB);
 }
 
 TEST(DomainXmlApply, SecondApplyChangesNothing) {
