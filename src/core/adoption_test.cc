@@ -312,6 +312,48 @@ TEST(AdoptionPlan, TwoNamespacesThatTradedNodesKeepTheirDevices) {
   }
 }
 
+// A chain: A took B's old node and B a node no device has. Each keeps its
+// own device; no third device appears.
+TEST(AdoptionPlan, RenumberedInAChainEachKeepsItsDevice) {
+  Domain d = WithDevice(HandWritten(), false);
+  MemoryDevice second = Nova();
+  second.source_path = "/dev/dax1.1";
+  d.memory_devices.push_back(second);
+  d.max_memory_slots = 2;
+  HostNamespace a = Devdax1006();  // /dev/dax1.0 -> /dev/dax1.1
+  a.chardev = "dax1.1";
+  a.device_path = "/dev/dax1.1";
+  HostNamespace b = Devdax1006();  // /dev/dax1.1 -> /dev/dax1.2
+  b.dev = "namespace1.2";
+  b.uuid = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
+  b.chardev = "dax1.2";
+  b.device_path = "/dev/dax1.2";
+  PlanOptions options;
+  options.recorded = {
+      RecordedLayout{a.IdentityKey(), LayoutOfDevice(HandWritten(), Geometry1006()), "/dev/dax1.0"},
+      RecordedLayout{b.IdentityKey(), LayoutOfDevice(Nova(), Geometry1006()), "/dev/dax1.1"}};
+  // No device is at b's node now: only its annotation names it.
+  d.annotation = Annotation{{NvdimmRequest{SelectorKind::kUuid, b.uuid, {}, {}}}};
+  auto plan = MakePlan(d, {a, b}, options);
+  ASSERT_TRUE(plan) << plan.error().message;
+  ASSERT_EQ(plan->devices.size(), 2u);
+  for (const PlannedDevice& p : plan->devices) {
+    SCOPED_TRACE(p.host.uuid);
+    EXPECT_TRUE(p.kept);
+    if (p.host.uuid == a.uuid) {
+      EXPECT_EQ(p.DefinitionPath(), "/dev/dax1.0");
+      EXPECT_EQ(p.layout.target_size, HandWritten().target_size);
+    } else {
+      EXPECT_EQ(p.DefinitionPath(), "/dev/dax1.1");
+      EXPECT_EQ(p.layout.target_size, Nova().target_size);
+    }
+  }
+  EXPECT_EQ(plan->prerequisites.max_memory_slots, 2u);
+  for (const std::string& line : DiffAgainstPlan(d, *plan)) {
+    EXPECT_EQ(line.find("missing"), std::string::npos) << line;
+  }
+}
+
 TEST(AdoptionPlan, ANewDeviceGetsTheComputedLayout) {
   Domain d = WithDevice(HandWritten(), true);
   d.memory_devices.clear();
