@@ -107,6 +107,14 @@ Result<int> GuestNode(const Domain& domain, const NvdimmRequest* request, const 
   return node;
 }
 
+// The definition's nvdimm device at a host path, if it has one.
+const MemoryDevice* NvdimmAt(const Domain& domain, const std::string& path) {
+  const auto it = std::find_if(
+      domain.memory_devices.begin(), domain.memory_devices.end(),
+      [&](const MemoryDevice& d) { return d.model == "nvdimm" && d.source_path == path; });
+  return it == domain.memory_devices.end() ? nullptr : &*it;
+}
+
 // The layout the namespace already has: the record's (what the guest saw at
 // its last start), else that of its device in the definition.
 std::optional<Adoption> ExistingLayout(const Domain& domain, const HostNamespace& ns,
@@ -116,10 +124,8 @@ std::optional<Adoption> ExistingLayout(const Domain& domain, const HostNamespace
       return CheckAdoption(geometry, recorded.layout, LayoutSource::kRecord);
     }
   }
-  for (const MemoryDevice& device : domain.memory_devices) {
-    if (device.model == "nvdimm" && device.source_path == ns.DevicePath()) {
-      return CheckAdoption(geometry, LayoutOfDevice(device, geometry), LayoutSource::kDefinition);
-    }
+  if (const MemoryDevice* device = NvdimmAt(domain, ns.DevicePath())) {
+    return CheckAdoption(geometry, LayoutOfDevice(*device, geometry), LayoutSource::kDefinition);
   }
   return std::nullopt;
 }
@@ -273,11 +279,7 @@ namespace {
 // record names, so the guest keeps every namespace in its slot.
 void FindRenumberedDevices(const Domain& domain, const PlanOptions& options,
                            std::vector<PlannedDevice>& devices) {
-  auto in_definition = [&](const std::string& path) {
-    return std::any_of(
-        domain.memory_devices.begin(), domain.memory_devices.end(),
-        [&](const MemoryDevice& d) { return d.model == "nvdimm" && d.source_path == path; });
-  };
+  auto in_definition = [&](const std::string& path) { return NvdimmAt(domain, path) != nullptr; };
   // The recorded node of each planned namespace whose node changed since,
   // where the definition still has a device. Record keys are unique, and so
   // are the planned namespaces.
@@ -290,22 +292,23 @@ void FindRenumberedDevices(const Domain& domain, const PlanOptions& options,
       }
     }
   }
-  auto index_of = [&](const std::string& path, const std::vector<std::string>& paths) {
-    return static_cast<std::size_t>(std::find(paths.begin(), paths.end(), path) - paths.begin());
+  const auto left_by_another = [&](const std::string& path) {
+    return std::find(moved_from.begin(), moved_from.end(), path) != moved_from.end();
   };
-  std::vector<std::string> now(devices.size());
-  for (std::size_t i = 0; i < devices.size(); ++i) now[i] = devices[i].path;
+  const auto held_by_one_that_stayed = [&](const std::string& path) {
+    for (std::size_t j = 0; j < devices.size(); ++j) {
+      if (devices[j].path == path) return moved_from[j].empty();
+    }
+    return false;
+  };
   for (std::size_t i = 0; i < devices.size(); ++i) {
     if (moved_from[i].empty()) continue;
     // A device at the namespace's node now is its own, unless another
     // renumbered namespace left it there.
-    if (in_definition(now[i]) && index_of(now[i], moved_from) == devices.size()) continue;
+    if (in_definition(devices[i].path) && !left_by_another(devices[i].path)) continue;
     // The recorded node is another planned namespace's now, which did not
     // move: the device there is that namespace's.
-    if (const std::size_t holder = index_of(moved_from[i], now);
-        holder != devices.size() && moved_from[holder].empty()) {
-      continue;
-    }
+    if (held_by_one_that_stayed(moved_from[i])) continue;
     devices[i].previous_path = moved_from[i];
   }
 }
@@ -323,9 +326,7 @@ const MemoryDevice* OwnDeviceAfterSwap(const Domain& domain, const HostNamespace
   if (!left_by_another) return nullptr;
   for (const RecordedLayout& recorded : options.recorded) {
     if (recorded.key != key || recorded.path.empty() || recorded.path == ns.DevicePath()) continue;
-    for (const MemoryDevice& device : domain.memory_devices) {
-      if (device.model == "nvdimm" && device.source_path == recorded.path) return &device;
-    }
+    if (const MemoryDevice* device = NvdimmAt(domain, recorded.path)) return device;
   }
   return nullptr;
 }
