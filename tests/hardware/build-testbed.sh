@@ -271,7 +271,9 @@ done
 # dlopen()ed by the project's binaries (src/ndctl/libndctl_api.h), so ldd
 # does not name them (ndctl's own ldd above does today).
 for lib in libndctl.so.6 libdaxctl.so.1; do
-  lib_path=$(ldconfig -p | awk -v lib="$lib" '$1 == lib && /x86-64/ { print $NF; exit }')
+  # awk reads to the end: leaving early would kill ldconfig with SIGPIPE
+  # mid-listing, which pipefail turns into a silent exit of this script.
+  lib_path=$(ldconfig -p | awk -v lib="$lib" '$1 == lib && /x86-64/ && !found { print $NF; found = 1 }')
   [[ -n $lib_path ]] || die "$lib not found by ldconfig -p (install libndctl6, libdaxctl1)"
   add_elf "$lib_path"
 done
